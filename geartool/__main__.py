@@ -1,0 +1,6 @@
+"""``python -m geartool``."""
+
+from geartool.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""asyncio Gearman client, worker and admin client (never imports geartool.server)."""

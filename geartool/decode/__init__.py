@@ -1,0 +1,1 @@
+"""Decode captured Gearman traffic; the only place scapy is imported."""

@@ -1,0 +1,139 @@
+"""Incremental decoder: feed bytes in any chunks, take out whole frames and admin text lines.
+
+Binary versus text is decided per packet, as gearmand does: at a packet boundary a zero byte
+starts a binary header and anything else starts a text line, so one connection may mix both.
+"""
+
+from __future__ import annotations
+
+from typing import Final, NamedTuple
+
+from .errors import ErrorCode, RemoteProtocolError
+from .frames import TYPES, Frame, split_args, unpack_header_from
+from .spec import HEADER_SIZE, MAGIC_REQ, MAGIC_RES, Magic
+
+DEFAULT_MAX_PAYLOAD: Final = 64 * 1024 * 1024
+# gearmand parses text lines in an 8 KiB buffer; a longer line closes the connection there too.
+DEFAULT_MAX_LINE: Final = 8192
+
+
+class AdminLine(NamedTuple):
+    """One text line, without its line ending (one ``\\r`` before ``\\n`` is dropped)."""
+
+    line: bytes
+
+
+class _NeedData:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NEED_DATA"
+
+
+NEED_DATA: Final = _NeedData()
+Event = Frame | AdminLine
+
+
+class Decoder:
+    """Turns a byte stream into Frame and AdminLine events.
+
+    ``max_payload`` is checked against the length in the header, before the payload is
+    buffered, so an announced 4 GiB packet costs nothing. Any RemoteProtocolError leaves the
+    decoder unusable: the stream has lost its framing and the connection should be closed.
+    """
+
+    __slots__ = ("_buf", "_pos", "max_payload", "max_line", "_broken")
+
+    def __init__(self, max_payload: int = DEFAULT_MAX_PAYLOAD,
+                 max_line: int = DEFAULT_MAX_LINE) -> None:
+        self._buf = bytearray()
+        self._pos = 0
+        self.max_payload = max_payload
+        self.max_line = max_line
+        self._broken: RemoteProtocolError | None = None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet returned as events."""
+        return len(self._buf) - self._pos
+
+    def feed(self, data: bytes) -> None:
+        if self._pos and self._pos == len(self._buf):
+            # Everything consumed: reset instead of growing the buffer forever.
+            self._buf.clear()
+            self._pos = 0
+        self._buf += data
+
+    def next_event(self) -> Event | _NeedData:
+        """The next whole event, or NEED_DATA. Raises RemoteProtocolError on a broken stream."""
+        if self._broken is not None:
+            raise self._broken
+        try:
+            return self._next()
+        except RemoteProtocolError as exc:
+            self._broken = exc
+            raise
+
+    def events(self) -> list[Event]:
+        """Every whole event now buffered (may raise after some were consumed; see next_event)."""
+        out: list[Event] = []
+        while True:
+            ev = self.next_event()
+            if ev is NEED_DATA:
+                return out
+            out.append(ev)  # type: ignore[arg-type]
+
+    def _next(self) -> Event | _NeedData:
+        buf = self._buf
+        pos = self._pos
+        avail = len(buf) - pos
+        if avail == 0:
+            return NEED_DATA
+        if buf[pos] != 0:
+            return self._text_line(buf, pos)
+        if avail < HEADER_SIZE:
+            return NEED_DATA
+        magic, ptype, length = unpack_header_from(buf, pos)
+        if magic == MAGIC_REQ:
+            mg = Magic.REQ
+        elif magic == MAGIC_RES:
+            mg = Magic.RES
+        else:
+            raise RemoteProtocolError(f"bad magic {bytes(magic)!r}", code=None)
+        if not 0 < ptype < len(TYPES):
+            raise RemoteProtocolError(f"unknown packet type {ptype}", code=None)
+        if length > self.max_payload:
+            raise RemoteProtocolError(
+                f"payload of {length} bytes is over the limit of {self.max_payload}",
+                code=ErrorCode.ARGUMENT_TOO_LARGE)
+        end = pos + HEADER_SIZE + length
+        if len(buf) < end:
+            return NEED_DATA
+        payload = bytes(buf[pos + HEADER_SIZE:end])
+        self._consume(end)
+        pt = TYPES[ptype]
+        assert pt is not None
+        return Frame(mg, pt, split_args(ptype, payload))
+
+    def _text_line(self, buf: bytearray, pos: int) -> AdminLine | _NeedData:
+        nl = buf.find(b"\n", pos, pos + self.max_line + 1)
+        if nl < 0:
+            if len(buf) - pos > self.max_line:
+                raise RemoteProtocolError(
+                    f"text line longer than {self.max_line} bytes", code=None)
+            return NEED_DATA
+        end = nl - 1 if nl > pos and buf[nl - 1] == 0x0D else nl
+        line = bytes(buf[pos:end])
+        self._consume(nl + 1)
+        return AdminLine(line)
+
+    def _consume(self, end: int) -> None:
+        if end == len(self._buf):
+            self._buf.clear()
+            self._pos = 0
+        else:
+            self._pos = end
+            if end > 65536 and end * 2 > len(self._buf):
+                # Drop the consumed prefix once it dominates, keeping appends amortised O(1).
+                del self._buf[:end]
+                self._pos = 0

@@ -1,0 +1,1 @@
+"""``geartool top``; the only place textual is imported."""
