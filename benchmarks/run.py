@@ -1,0 +1,108 @@
+"""Run the benchmark suite against gearmand and geartool side by side.
+
+    python benchmarks/run.py [--quick] [--only a,b] [--baseline gearmand] [--candidate geartool]
+
+Each workload starts a fresh server of each kind on a free loopback port, drives it with the
+compiled load generator (benchmarks/loadgen/loadgen.c) and stops it by PID. Ratios are
+candidate / baseline. JSON and a Markdown table are written to benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    # run as a script: make `benchmarks` importable from the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.harness import build, report  # noqa: E402
+from benchmarks.harness.servers import TARGETS, versions  # noqa: E402
+from benchmarks.harness.workloads import FULL, QUICK, WORKLOADS, describe  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="small counts: a smoke run in ~1 min")
+    p.add_argument("--only", default="", help="comma-separated workloads, e.g. a,b (default all)")
+    p.add_argument("--baseline", default="gearmand", choices=TARGETS)
+    p.add_argument("--candidate", default="geartool", choices=TARGETS)
+    p.add_argument("--out", type=Path, default=RESULTS, help="directory for JSON and Markdown")
+    args = p.parse_args(argv)
+    names = [n.strip() for n in args.only.split(",") if n.strip()] or list(WORKLOADS)
+    unknown = [n for n in names if n not in WORKLOADS]
+    if unknown:
+        p.error(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}")
+    args.names = names
+    return args
+
+
+def _summary(res: dict[str, Any]) -> str:
+    if "error" in res:
+        return f"ERROR {res['error']}"
+    bits = []
+    for key in ("rate", "p50_ms", "p99_ms", "rss_per_conn_bytes", "rss_per_job_bytes",
+                "round_p50_ms"):
+        if key in res:
+            bits.append(f"{key}={res[key]:,.3f}" if "ms" in key else f"{key}={res[key]:,.0f}")
+    if "kill9" in res:
+        bits.append(f"kill9_lost={res['kill9']['lost']}")
+    if "loadgen_cpu_s" in res and res.get("elapsed_s"):
+        bits.append(f"loadgen_cpu={100 * res['loadgen_cpu_s'] / res['elapsed_s']:.0f}%")
+    return " ".join(bits)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the selected workloads; return 0 when every run passed its reply checks."""
+    args = parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    binary = build.build()
+    # sanity: candidate == baseline compares a server with itself, run it twice under one name
+    kinds = [(args.baseline, args.baseline)]
+    cand_name = args.candidate if args.candidate != args.baseline else f"{args.candidate}#2"
+    kinds.append((cand_name, args.candidate))
+    results: dict[str, dict[str, Any]] = {}
+    failures = 0
+    for wl in args.names:
+        title, fn = WORKLOADS[wl]
+        results[wl] = {}
+        for name, kind in kinds:
+            t0 = time.monotonic()
+            try:
+                res = fn(binary, kind, sizes)
+            except (build.LoadgenError, RuntimeError, OSError) as exc:
+                res = {"error": str(exc).strip().splitlines()[-1] if str(exc).strip() else
+                       type(exc).__name__}
+                failures += 1
+            if "kill9" in res and res["kill9"]["lost"] and kind == "geartool":
+                failures += 1
+            results[wl][name] = res
+            print(f"[{wl}] {title:40s} {name:10s} {_summary(res)}  "
+                  f"({time.monotonic() - t0:.1f} s)", flush=True)
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+            "mode": "quick" if args.quick else "full", "cpus": os.cpu_count(),
+            **versions(), "sizes": describe(sizes)}
+    table = report.rows(results, args.baseline, cand_name)
+    md = report.markdown(table, results, args.baseline, cand_name, meta)
+    print()
+    print(md)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    doc = {"meta": meta, "baseline": args.baseline, "candidate": cand_name,
+           "results": results, "table": table}
+    for stem in (stamp, "latest"):
+        (args.out / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
+        (args.out / f"{stem}.md").write_text(md)
+    print(f"saved {args.out / (stamp + '.json')} and .md")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())
