@@ -11,9 +11,8 @@ import pytest
 
 from geartool.protocol import AdminLine
 from geartool.protocol import PacketType as P
-
-from ..conftest import free_port, start_geartool, stop
-from ..wire import Peer
+from tests.conftest import free_port, start_geartool, stop
+from tests.wire import Peer
 
 
 def test_round_trip_and_status_and_echo(geartool_server: int) -> None:
