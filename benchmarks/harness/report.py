@@ -19,21 +19,28 @@ class Metric:
     digits: int = 0
 
 
+CPU = "server_cpu_us_per_job"
 METRICS = [
     Metric("a", "rate", "bg submits/s", True, 1.0),
+    Metric("a", CPU, "bg server CPU µs/job", False, 1.0, 2),
     Metric("b", "rate", "fg round trips/s", True, 1.0),
     Metric("b", "p50_ms", "fg p50 latency ms", False, 1.0, 3),
     Metric("b", "p99_ms", "fg p99 latency ms", False, 1.0, 3),
+    Metric("b", CPU, "fg server CPU µs/job", False, 1.0, 2),
     Metric("c", "rate", "drain jobs/s", True, 1.0),
+    Metric("c", CPU, "drain server CPU µs/job", False, 1.0, 2),
     Metric("d", "rss_per_conn_bytes", "RSS bytes per idle connection", False, 1.0),
     Metric("e", "rss_per_job_bytes", "RSS bytes per queued job", False, 1.0),
     Metric("f", "rate", "durable bg submits/s", True, 100.0),
     Metric("g", "rate", "coalesced submits/s", True, 1.0),
     Metric("g", "round_p50_ms", "coalesce round p50 ms", False, 1.0, 3),
+    Metric("g", CPU, "coalesce server CPU µs/submit", False, 1.0, 2),
 ]
 
 
 def _fmt(value: Any, digits: int) -> str:
+    if value is None:
+        return "n/a"
     if not isinstance(value, (int, float)):
         return str(value)
     return f"{value:,.{digits}f}"

@@ -36,7 +36,7 @@ class Sizes:
     durable_depth: int = 64
     kill_after: float = 2.0
     coal_clients: int = 1_000
-    coal_rounds: int = 20
+    coal_rounds: int = 50
     duration: float = 20.0  # stop issuing new work after this many seconds
     timeout: float = 180.0  # hard deadline per loadgen run: anything outstanding is lost
 

@@ -282,6 +282,21 @@ static double server_cpu_s(void) {
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* The server's read-type and write-type syscall counters (syscr, syscw) from /proc/PID/io. */
+static void server_syscalls(long *r, long *w) {
+    *r = *w = -1;
+    if (!o_pid) return;
+    char path[64], line[128];
+    snprintf(path, sizeof path, "/proc/%d/io", o_pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "syscr:", 6) == 0) *r = strtol(line + 6, NULL, 10);
+        if (strncmp(line, "syscw:", 6) == 0) *w = strtol(line + 6, NULL, 10);
+    }
+    fclose(f);
+}
+
 /* Total queued jobs of o_func per the text admin "status" command (-1 when not listed). */
 static long admin_total(void) {
     int fd = connect_to();
@@ -571,7 +586,7 @@ static void loop_once(void) {
 /* ---------- modes ---------- */
 typedef struct {
     double t0, t1, cpu0, cpu1, self_user0, self_sys0;
-    long rss0, rss1;
+    long rss0, rss1, syscr0, syscw0, syscr1, syscw1;
 } span_t;
 
 static void self_cpu(double *user, double *sys) {
@@ -585,12 +600,14 @@ static void span_begin(span_t *s) {
     self_cpu(&s->self_user0, &s->self_sys0);
     s->rss0 = server_rss_kb();
     s->cpu0 = server_cpu_s();
+    server_syscalls(&s->syscr0, &s->syscw0);
     s->t0 = now();
 }
 
 static void span_end(span_t *s, int settle) {
     s->t1 = now();
     s->cpu1 = server_cpu_s();
+    server_syscalls(&s->syscr1, &s->syscw1);
     if (settle && o_settle > 0) usleep((useconds_t)(o_settle * 1e6));
     s->rss1 = server_rss_kb();
 }
@@ -633,6 +650,9 @@ static void print_common(const span_t *s, int first_extra) {
     if (o_pid) {
         printf(", \"server_cpu_s\": %.4f, \"server_rss_before_kb\": %ld, \"server_rss_after_kb\": %ld",
                s->cpu1 - s->cpu0, s->rss0, s->rss1);
+        if (s->syscr0 >= 0 && s->syscr1 >= 0)
+            printf(", \"server_read_syscalls\": %ld, \"server_write_syscalls\": %ld",
+                   s->syscr1 - s->syscr0, s->syscw1 - s->syscw0);
     }
 }
 
