@@ -42,7 +42,7 @@ def _load(binary: Path, wl: str, srv: Server, s: Sizes) -> dict[str, object]:
         return build.run(binary, "drain", srv.port, count=s.drain_jobs, conns=s.bg_conns,
                          depth=s.bg_depth, workers=s.drain_workers, **common)
     if wl == "f":
-        return build.run(binary, "bg", srv.port, count=10_000_000, conns=s.bg_conns,
+        return build.run(binary, "bg", srv.port, count=10_000_000, conns=s.durable_conns,
                          depth=s.durable_depth, unique=True, duration=s.durable_seconds * 2,
                          settle=0, **common)
     if wl == "g":

@@ -79,7 +79,7 @@ def _summary(res: dict[str, Any]) -> str:
     for key in ("rate", "p50_ms", "p99_ms", "rss_per_conn_bytes", "rss_per_job_bytes",
                 "round_p50_ms", "server_cpu_us_per_job"):
         if key in res:
-            digits = 3 if "ms" in key else 2 if "per_job" in key else 0
+            digits = 3 if "ms" in key else 2 if "cpu_us" in key else 0
             bits.append(f"{key}={res[key]:,.{digits}f}")
     if "kill9" in res:
         bits.append(f"kill9_lost={res['kill9']['lost']}")

@@ -33,7 +33,8 @@ class Sizes:
     idle_conns: int = 10_000
     mem_jobs: int = 1_000_000
     durable_seconds: float = 5.0
-    durable_depth: int = 64
+    durable_conns: int = 8
+    durable_depth: int = 128  # 1,024 submits in flight: what a group commit can batch
     kill_after: float = 2.0
     coal_clients: int = 1_000
     coal_rounds: int = 50
@@ -88,7 +89,7 @@ def _kill9(binary: Path, kind: str, s: Sizes, tmp: Path) -> dict[str, Any]:
     db = tmp / f"{kind}-kill.db"
     srv = Server(kind, db=db).start()
     argv = build.command(binary, "bg", srv.port, pid=srv.pid, count=10_000_000,
-                         conns=s.bg_conns, depth=s.durable_depth, unique=True,
+                         conns=s.durable_conns, depth=s.durable_depth, unique=True,
                          allow_disconnect=True, duration=s.kill_after + 30, timeout=s.timeout,
                          settle=0)
     gen = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -105,7 +106,7 @@ def _kill9(binary: Path, kind: str, s: Sizes, tmp: Path) -> dict[str, Any]:
     acked = ",".join(str(n) for n in before["acked_per_conn"])
     with Server(kind, db=db) as again:
         after = build.run(binary, "drain", again.port, pid=again.pid, count=0,
-                          conns=s.bg_conns, workers=s.drain_workers, verify_acked=acked,
+                          conns=s.durable_conns, workers=s.drain_workers, verify_acked=acked,
                           timeout=s.timeout)
     return {"acked_before_kill": before["jobs"], "disconnected": before["disconnected"],
             "acked_found_after_restart": after["acked_found"],
@@ -118,7 +119,7 @@ def _durable(binary: Path, kind: str, s: Sizes) -> dict[str, Any]:
         tmp = Path(tmpdir)
         with Server(kind, db=tmp / f"{kind}.db") as srv:
             result = build.run(binary, "bg", srv.port, pid=srv.pid, count=10_000_000,
-                               conns=s.bg_conns, depth=s.durable_depth, unique=True,
+                               conns=s.durable_conns, depth=s.durable_depth, unique=True,
                                duration=s.durable_seconds, timeout=s.timeout, settle=0)
         result["kill9"] = _kill9(binary, kind, s, tmp)
     return result
