@@ -44,6 +44,7 @@ class Server:
         self._executor = concurrent.futures.ThreadPoolExecutor(1, "geartool-store")
         self._stopped: asyncio.Event | None = None
         self._stopping = False
+        self._flush_scheduled = False
         self._drain_deadline = 0.0
         self._shutdown_task: asyncio.Task[None] | None = None  # held so it is not collected
         self.addresses: list[tuple[str, int]] = []
@@ -98,9 +99,12 @@ class Server:
 
     def after_batch(self) -> None:
         core = self.core
-        if core.dirty:
-            dirty, core.dirty = core.dirty, []
-            flush(dirty)
+        if core.dirty and not self._flush_scheduled:
+            # Write once per event-loop pass, not once per readable socket: replies produced
+            # for one peer by several others' packets leave in one send() (the profile showed
+            # two thirds of the time in write syscalls when flushing per packet batch).
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
         # After a failed commit, leftover deletes wait for the retry timer, but new submits are
         # tried at once: with the disk still full they are refused promptly, not held a second.
         if (not self._committing and self.store.pending()
@@ -112,6 +116,13 @@ class Server:
         if core.shutdown_requested and not self._stopping:
             self._shutdown_task = asyncio.get_running_loop().create_task(
                 self.shutdown(graceful=core.shutdown_requested == "graceful"))
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        core = self.core
+        if core.dirty:
+            dirty, core.dirty = core.dirty, []
+            flush(dirty)
 
     def _arm_timer(self, deadline: float) -> None:
         loop = asyncio.get_running_loop()
@@ -198,6 +209,7 @@ class Server:
                 core.committed(jobs, None)
             except StoreError as exc:
                 log.error("%s", exc)
+        self._flush()
         for conn in list(core.conns.values()):
             proto = conn.extra
             if proto is not None:

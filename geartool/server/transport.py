@@ -76,6 +76,7 @@ class GearmanProtocol(asyncio.Protocol):
             log.info("closing %s:%s: %s", conn.ip, conn.port, exc)
             if exc.code is not None:
                 core.error(conn, exc.code, exc.text)
+            flush([conn])  # now: the deferred flush would come after the close
             self.server.after_batch()
             self.close()
             return
