@@ -65,7 +65,7 @@ def run_interactive(shell: Shell) -> int:
     engine = CompletionEngine(source)
     session: PromptSession[str] = PromptSession(
         history=FileHistory(str(path)), completer=_completer(engine), lexer=_lexer(engine),
-        style=Style.from_dict(STYLE), complete_in_thread=True,
+        style=Style.from_dict(STYLE), complete_in_thread=True, complete_while_typing=False,
         bottom_toolbar=lambda: engine.hint(session.default_buffer.document.text_before_cursor)
         or " Tab completes; help lists commands; Ctrl-D leaves")
     stop = threading.Event()
