@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from geartool.client.servers import Address
-from geartool.protocol import Decoder, Event, ProtocolError
+from geartool.protocol import NEED_DATA, Decoder, Event, ProtocolError
 
 CONNECT_TIMEOUT = 5.0
 
@@ -42,6 +42,7 @@ class Session:
         self.sent = 0
         self.received = 0
         self._ready: deque[Received] = deque()
+        self._broken: SessionClosed | None = None
 
     @property
     def connected(self) -> bool:
@@ -58,6 +59,7 @@ class Session:
         self.sock = sock
         self.decoder = Decoder()
         self._ready.clear()
+        self._broken = None
 
     def close(self) -> None:
         if self.sock is not None:
@@ -87,13 +89,16 @@ class Session:
     def read(self, timeout: float) -> list[Received]:
         """Events that arrive within ``timeout`` seconds (returns as soon as some do).
 
-        SessionClosed when the server closes the connection or breaks the protocol; events
-        decoded before that are lost only in the protocol-error case, where the stream is bad.
+        SessionClosed when the server closes the connection or breaks the protocol (events
+        decoded before a protocol error come first; the next read raises).
         """
         if self._ready:
             events = list(self._ready)
             self._ready.clear()
             return events
+        if self._broken is not None:
+            broken, self._broken = self._broken, None
+            raise broken
         if self.sock is None:
             return []
         events = self._decoded()
@@ -119,11 +124,17 @@ class Session:
                 return events
 
     def _decoded(self) -> list[Received]:
+        """Whole events now buffered. Events before a protocol error are still returned; the
+        error is raised by the next read."""
         now = time.monotonic()
+        events: list[Received] = []
         try:
-            events = self.decoder.events()
+            while (ev := self.decoder.next_event()) is not NEED_DATA:
+                events.append(Received(now, ev))  # type: ignore[arg-type]
         except ProtocolError as exc:
             self.close()
-            raise SessionClosed(f"{self.address} broke the protocol: {exc}") from None
+            self._broken = SessionClosed(f"{self.address} broke the protocol: {exc}")
+            if not events:
+                raise self._broken from None
         self.received += len(events)
-        return [Received(now, ev) for ev in events]
+        return events

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from geartool.client.servers import Address
 from geartool.decode.render import format_admin_line, format_frame, frame_fields
-from geartool.protocol import AdminLine, Decoder, Frame, ProtocolError
+from geartool.protocol import NEED_DATA, AdminLine, Decoder, Frame, ProtocolError
 
 from .pcap import PcapWriter, TcpFlow
 
@@ -179,7 +179,8 @@ class Proxy:
         """Print every whole event; on a protocol error stop decoding this direction."""
         decoder.feed(data)
         try:
-            for ev in decoder.events():
+            # One event at a time: events() would lose those decoded before an error.
+            while (ev := decoder.next_event()) is not NEED_DATA:
                 if isinstance(ev, Frame):
                     self._emit(conn, direction, format_frame(ev, full=self.config.full,
                                                              color=self.config.color),
