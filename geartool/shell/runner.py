@@ -37,6 +37,13 @@ from .tables import admin_table, rows_of
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONNECT, EXIT_SERVER = 0, 1, 2, 3, 4
 MAX_REMEMBERED = 200
+BARRIER_PREFIX = "geartool-shell-sync-"
+
+
+def _is_barrier(ev: Event) -> bool:
+    """Our own hidden ECHO barrier's reply (never shown)."""
+    return isinstance(ev, Frame) and ev.type is PacketType.ECHO_RES and \
+        ev.args[0].startswith(BARRIER_PREFIX.encode())
 
 
 class CommandError(Exception):
@@ -87,6 +94,8 @@ class Shell:
 
     def show_event(self, session: Session, got: Received) -> None:
         """One decoded event, with the time since this session last sent something."""
+        if _is_barrier(got.event):
+            return
         self._remember(got.event)
         ms = (got.at - session.sent_at) * 1000
         where = "" if session is self.session_or_none() else f"[{session.address}] "
@@ -166,34 +175,43 @@ class Shell:
         return s
 
     def wait(self, s: Session, done: Callable[[Event], bool] | None, timeout: float,
-             what: str, *, required: bool = True) -> Event | None:
+             what: str, *, required: bool = True, barrier: bytes | None = None
+             ) -> Event | None:
         """Show events until ``done`` accepts one (returned) or an ERROR comes.
 
-        With ``done`` None, wait for the sync barrier or the whole ``timeout`` and return None.
-        A timeout with a ``done`` is a CommandError unless not ``required``; an ERROR packet
-        is always one (after it is shown).
+        With ``done`` None, wait for the ``barrier`` echo (or the whole ``timeout``) and return
+        None; an ERROR before the barrier is raised once the barrier is back, so nothing the
+        command provoked spills into the next one. A timeout with a ``done`` is a CommandError
+        unless not ``required``; an ERROR packet is always one (after it is shown).
         """
         deadline = time.monotonic() + timeout
+        error: CommandError | None = None
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
+                if error is not None:
+                    raise error
                 if done is None or not required:
                     return None
                 raise CommandError(f"no {what} within {timeout:g} s")
             got = s.next(left)
-            if got is not None:
-                ev = got.event
-                if isinstance(ev, Frame) and ev.type is PacketType.ECHO_RES and \
-                        ev.args[0].startswith(b"geartool-shell-sync-"):
-                    if done is None:
-                        return None
-                    continue
-                self.show_event(s, got)
-                if done is not None and done(ev):
-                    return ev
-                if isinstance(ev, Frame) and ev.type is PacketType.ERROR:
-                    code, text = (a.decode("utf-8", "replace") for a in ev.args)
-                    raise CommandError(f"server error {code}: {text}", EXIT_SERVER)
+            if got is None:
+                continue
+            ev = got.event
+            if _is_barrier(ev):
+                if barrier is not None and ev.args[0] == barrier:  # type: ignore[union-attr]
+                    if error is not None:
+                        raise error
+                    return None
+                continue
+            self.show_event(s, got)
+            if done is not None and done(ev):
+                return ev
+            if isinstance(ev, Frame) and ev.type is PacketType.ERROR:
+                code, text = (a.decode("utf-8", "replace") for a in ev.args)
+                error = CommandError(f"server error {code}: {text}", EXIT_SERVER)
+                if barrier is None:
+                    raise error
 
     def sync(self, s: Session) -> None:
         """Show whatever a silent packet provoked: an ECHO barrier when sync is on, else a
@@ -201,11 +219,11 @@ class Shell:
         if not self.settings.sync:
             self.wait(s, None, 0.1, "reply")
             return
-        token = f"geartool-shell-sync-{next(self._barrier)}".encode()
+        token = f"{BARRIER_PREFIX}{next(self._barrier)}".encode()
         sent_at = s.sent_at  # keep the timing relative to the user's packet
         s.send(encode(req(PacketType.ECHO_REQ, token)))
         s.sent_at = sent_at
-        self.wait(s, None, self.settings.timeout, "reply")
+        self.wait(s, None, self.settings.timeout, "reply", barrier=token)
 
     def admin(self, line: str) -> list[str]:
         """Send one admin line; show and return the reply (rows, or the one reply line)."""

@@ -48,10 +48,11 @@ class Proxy:
 
 
 @pytest.fixture
-def proxied(gearmand: int, tmp_path: Path) -> Iterator[tuple[int, Proxy]]:
-    proxy = Proxy(tmp_path, gearmand)
+def proxied(any_server: tuple[str, int], tmp_path: Path) -> Iterator[tuple[int, Proxy]]:
+    """A proxy in front of geartool's server, then in front of gearmand."""
+    proxy = Proxy(tmp_path, any_server[1])
     try:
-        yield gearmand, proxy
+        yield any_server[1], proxy
     finally:
         proxy.stop()
 
@@ -91,8 +92,8 @@ def test_gearman_client_and_worker_through_the_proxy(proxied: tuple[int, Proxy])
         assert shown in log, shown
 
 
-def test_json_output(gearmand: int, tmp_path: Path) -> None:
-    proxy = Proxy(tmp_path, gearmand, "--json")
+def test_json_output(any_server: tuple[str, int], tmp_path: Path) -> None:
+    proxy = Proxy(tmp_path, any_server[1], "--json")
     try:
         with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as sock:
             sock.sendall(encode(req(PacketType.ECHO_REQ, b"j\0son")))
