@@ -269,8 +269,8 @@ class Shell:
         try:
             value = check_reply_line(reply)
         except ServerError as exc:
-            raise CommandError(f"server said ERR {exc.code}"
-                               + (f": {exc.text}" if exc.text else ""), EXIT_FAILED) from None
+            raise CommandError(f"server said: ERR {exc.code}"
+                               + (f" {exc.text}" if exc.text else ""), EXIT_FAILED) from None
         self.say(f"{'OK ' + value if value else reply}  ({ms:.1f} ms)")
 
     # ---- command lines ------------------------------------------------------------------

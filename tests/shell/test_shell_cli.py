@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 from tests.conftest import free_port, need, start_gearmand, stop
 
-from .helpers import gearadmin_status, normalise, shell, wait_workers
+from .helpers import ROOT, gearadmin_status, normalise, shell, wait_workers
 
 
 def test_echo_and_binary_data(any_server: tuple[str, int]) -> None:
@@ -181,3 +182,54 @@ def test_bad_command_line_options(tmp_path: Path) -> None:
     assert out.returncode == 2 and "no such script file" in out.stderr
     bad = shell(1, extra=("--server", "host:notaport"), stdin="")
     assert bad.returncode == 2 and "bad port" in bad.stderr
+
+
+def test_admin_cancel_create_drop(any_server: tuple[str, int]) -> None:
+    port = any_server[1]
+    out = shell(port, "-c", "submit -b doomed x\ncancel job $handle\nshow jobs\n"
+                "create function made\ndrop function nosuch")
+    text = out.stdout
+    handle = re.search(r"JOB_CREATED handle='([^']+)'", text).group(1)  # type: ignore[union-attr]
+    assert f"TEXT 'cancel job {handle}'" in text
+    assert re.search(r"^OK  \(", text, re.M)
+    assert out.stderr == "error: server said: ERR function not found\n"
+    assert out.returncode == 1
+
+
+def test_set_full_and_timeout(any_server: tuple[str, int]) -> None:
+    port = any_server[1]
+    out = shell(port, "-c", f"ECHO_REQ {'x' * 100}\nset full on\nECHO_REQ {'y' * 100}\n"
+                "set timeout 0.3\nsubmit --timeout 0.5 no-worker-here data")
+    lines = out.stdout.splitlines()
+    assert any(line.endswith("data=100B '" + "x" * 64 + "'...") for line in lines)
+    assert any(line.endswith("data=100B '" + "y" * 100 + "'") for line in lines)
+    assert "timeout = 0.3" in out.stdout and "JOB_CREATED" in out.stdout
+    assert out.stderr == "error: no end of the job within 0.5 s\n" and out.returncode == 1
+
+
+def test_live_names_for_completion(any_server: tuple[str, int]) -> None:
+    from geartool.client.servers import Address
+    from geartool.shell.completion import CompletionEngine, LiveNames
+    from geartool.shell.live import LiveSource, query_names
+
+    port = any_server[1]
+    out = shell(port, "-c", "submit -b live-one a\nsubmit -b live-two b")
+    handles = re.findall(r"JOB_CREATED handle='([^']+)'", out.stdout)
+    functions, seen = query_names(Address("127.0.0.1", port))
+    assert {"live-one", "live-two"} <= set(functions) and set(handles) <= set(seen)
+    source = LiveSource(lambda: LiveNames(["local-fn"], [], []),
+                        lambda: Address("127.0.0.1", port))
+    engine = CompletionEngine(source)
+    assert [c.text for c in engine.complete("submit live-")] == ["live-one", "live-two"]
+    assert [c.text for c in engine.complete("submit loc")] == ["local-fn"]
+    assert handles[0] in [c.text for c in engine.complete("GET_STATUS H")]
+    gone = LiveSource(lambda: LiveNames(), lambda: Address("127.0.0.1", free_port()))
+    assert gone().functions == []  # a server that is not there gives no names, no error
+
+
+def test_cli_help_does_not_load_the_shell() -> None:
+    code = ("import sys, geartool.cli; print(sorted(m for m in ('prompt_toolkit', "
+            "'geartool.shell', 'asyncio') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    assert "prompt_toolkit" not in out.stdout and "geartool.shell" not in out.stdout
