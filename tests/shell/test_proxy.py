@@ -232,3 +232,28 @@ def test_bad_options() -> None:
         taken.close()
     assert out.returncode == 3 and "cannot listen on" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_unwritable_pcap_is_a_clear_error() -> None:
+    from .helpers import geartool
+    out = geartool("proxy", "--listen", f"127.0.0.1:{free_port()}", "--write", "/dev/full")
+    assert out.returncode == 2 and "cannot write /dev/full" in out.stderr
+
+
+def test_reader_of_the_output_going_away_does_not_stop_relaying(gearmand: int) -> None:
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "geartool", "proxy", "--listen",
+                             f"127.0.0.1:{port}", "--upstream", f"127.0.0.1:{gearmand}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT, env=env)
+    try:
+        wait_port(port, proc)
+        assert proc.stdout is not None
+        proc.stdout.close()  # like `geartool proxy | head -1` once head has exited
+        for n in range(3):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(encode(req(PacketType.ECHO_REQ, b"n%d" % n)))
+                assert sock.recv(100).endswith(b"n%d" % n)
+        assert proc.poll() is None
+    finally:
+        stop(proc)

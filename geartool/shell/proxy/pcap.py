@@ -38,14 +38,21 @@ class PcapWriter:
 
     def __init__(self, fh: BinaryIO) -> None:
         self._fh = fh
+        self.error: OSError | None = None  # set when a write failed; later records are dropped
         fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, SNAPLEN, LINKTYPE_ETHERNET))
         fh.flush()
 
     def record(self, ts: float, frame: bytes) -> None:
+        """Append one link-layer frame. A failing disk stops the capture, never the relay."""
+        if self.error is not None:
+            return
         sec = int(ts)
         usec = min(int(round((ts - sec) * 1_000_000)), 999_999)
-        self._fh.write(struct.pack("<IIII", sec, usec, len(frame), len(frame)) + frame)
-        self._fh.flush()
+        try:
+            self._fh.write(struct.pack("<IIII", sec, usec, len(frame), len(frame)) + frame)
+            self._fh.flush()
+        except OSError as exc:
+            self.error = exc
 
     def close(self) -> None:
         self._fh.close()

@@ -49,12 +49,14 @@ class Proxy:
     """Accepts clients and relays each to the upstream server."""
 
     def __init__(self, config: ProxyConfig, out: TextIO = sys.stdout,
-                 err: TextIO = sys.stderr) -> None:
+                 err: TextIO = sys.stderr, pcap: PcapWriter | None = None) -> None:
         self.config = config
         self.out, self.err = out, err
         self._ids = itertools.count(1)
-        self._pcap: PcapWriter | None = None
+        self._pcap = pcap
         self._tasks: set[asyncio.Task[None]] = set()
+        self._quiet = False
+        self._pcap_noted = False
 
     # ---- output -------------------------------------------------------------------------
     def _emit(self, conn: int, direction: str, text: str, record: dict[str, Any]) -> None:
@@ -65,8 +67,14 @@ class Proxy:
             now = time.time()
             stamp = time.strftime("%H:%M:%S", time.localtime(now)) + f".{int(now % 1 * 1e6):06d}"
             line = f"{stamp} #{conn} {direction} {text}"
-        self.out.write(line + "\n")
-        self.out.flush()
+        if self._quiet:
+            return
+        try:
+            self.out.write(line + "\n")
+            self.out.flush()
+        except (OSError, ValueError):
+            # Whoever read our output went away (a closed pipe): keep relaying silently.
+            self._quiet = True
 
     def _note(self, conn: int, event: str, message: str, **extra: Any) -> None:
         self._emit(conn, "--", message, {"event": event, "message": message, **extra})
@@ -75,8 +83,6 @@ class Proxy:
     async def serve(self) -> None:
         """Listen until cancelled (or SIGINT/SIGTERM)."""
         cfg = self.config
-        if cfg.write is not None:
-            self._pcap = PcapWriter(cfg.write.open("wb"))
         server = await asyncio.start_server(self._client, cfg.listen.host, cfg.listen.port,
                                             reuse_address=True)
         loop = asyncio.get_running_loop()
@@ -167,12 +173,18 @@ class Proxy:
             counts[0 if from_client else 1] += len(data)
             if flow is not None:
                 flow.data(time.time(), from_client, data)
+                self._check_pcap(conn)
             if decoder is not None:
                 decoder = self._show(conn, direction, decoder, data)
             try:
                 await dst.drain()
             except OSError:
                 return
+
+    def _check_pcap(self, conn: int) -> None:
+        if self._pcap is not None and self._pcap.error is not None and not self._pcap_noted:
+            self._pcap_noted = True
+            self._note(conn, "pcap", f"pcap writing stopped: {self._pcap.error}")
 
     def _show(self, conn: int, direction: str, decoder: Decoder, data: bytes
               ) -> Decoder | None:
@@ -209,8 +221,16 @@ async def _close(writer: asyncio.StreamWriter) -> None:
 
 def run(config: ProxyConfig) -> int:
     """Run the proxy until interrupted; the exit code."""
+    pcap = None
+    if config.write is not None:
+        try:
+            pcap = PcapWriter(config.write.open("wb"))
+        except OSError as exc:
+            print(f"geartool: cannot write {config.write}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return 2
     try:
-        asyncio.run(Proxy(config).serve())
+        asyncio.run(Proxy(config, pcap=pcap).serve())
     except OSError as exc:
         print(f"geartool: cannot listen on {config.listen}: {exc.strerror or exc}",
               file=sys.stderr)
