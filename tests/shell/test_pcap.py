@@ -6,6 +6,8 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from geartool.protocol import Decoder, PacketType, encode, req, res
 from geartool.shell.proxy.pcap import MAX_SEGMENT, PcapWriter, TcpFlow, checksum
@@ -70,3 +72,19 @@ def test_writer_file_is_valid_at_every_record(tmp_path: Path) -> None:
     flow.data(2.0, True, b"status\n")
     assert read_pcap(path)[-1].payload == b"status\n"
     writer.close()
+
+
+@given(st.binary(max_size=300))
+def test_checksum_matches_the_word_by_word_definition(data: bytes) -> None:
+    padded = data + b"\0" * (len(data) % 2)
+    total = 0
+    for i in range(0, len(padded), 2):
+        total += (padded[i] << 8) | padded[i + 1]
+        total = (total & 0xFFFF) + (total >> 16)
+    assert checksum(data) == ~total & 0xFFFF
+
+
+def test_checksum_of_a_multiple_of_ffff() -> None:
+    assert checksum(b"\xff\xff") == 0x0000      # one's-complement sum is 0xffff
+    assert checksum(b"\x80\x00\x7f\xff") == 0   # 0x8000 + 0x7fff = 0xffff
+    assert checksum(b"\0\0") == 0xFFFF

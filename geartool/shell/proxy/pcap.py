@@ -23,12 +23,18 @@ IPAddr = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def checksum(data: bytes) -> int:
-    """The Internet checksum (RFC 1071) of ``data``."""
+    """The Internet checksum (RFC 1071) of ``data``.
+
+    Since 2**16 = 1 (mod 0xFFFF), the one's-complement sum of the 16-bit words is the whole
+    buffer read as one big integer, modulo 0xFFFF; that runs at C speed on 32 KiB segments.
+    The one case the modulus cannot tell apart (a non-zero sum that is a multiple of 0xFFFF,
+    which one's-complement arithmetic writes as 0xFFFF) is fixed up by hand.
+    """
     if len(data) % 2:
         data += b"\0"
-    total: int = sum(struct.unpack(f">{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
+    total = int.from_bytes(data, "big") % 0xFFFF
+    if total == 0 and any(data):
+        total = 0xFFFF
     return ~total & 0xFFFF
 
 

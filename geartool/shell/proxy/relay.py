@@ -109,6 +109,10 @@ class Proxy:
         self._tasks.add(task)
         try:
             await self._relay(reader, writer)
+        except asyncio.CancelledError:
+            # Shutting down. Ending quietly keeps asyncio's stream callback from reporting
+            # the cancellation as an error; _relay has already closed both sockets.
+            pass
         finally:
             self._tasks.discard(task)
 
