@@ -51,6 +51,7 @@ def _expand(shell: Shell, words: list[bytes]) -> list[bytes]:
 
 
 def is_reply(types: frozenset[PacketType]) -> Callable[[Event], bool]:
+    """A wait condition: a frame of one of these types."""
     return lambda ev: isinstance(ev, Frame) and ev.type in types
 
 
@@ -125,6 +126,7 @@ def _seconds(value: bytes | bool | None, default: float, usage: str) -> float:
 
 
 def do_submit(shell: Shell, args: list[bytes]) -> None:
+    """``submit``: one job, its replies streamed until it ends (foreground)."""
     usage = VERB_BY_NAME["submit"].usage
     opts, rest = _options(args, {"-b", "--background", "--high", "--low"},
                           {"-u", "--unique", "--timeout"}, usage)
@@ -158,6 +160,7 @@ def do_submit(shell: Shell, args: list[bytes]) -> None:
 
 
 def do_work(shell: Shell, args: list[bytes]) -> None:
+    """``work``: register, then grab a job, sleeping until NOOP when there is none."""
     usage = VERB_BY_NAME["work"].usage
     opts, functions = _options(args, {"--all"}, {"--wait"}, usage)
     if not functions:
@@ -191,6 +194,7 @@ def do_work(shell: Shell, args: list[bytes]) -> None:
 
 
 def do_status(shell: Shell, args: list[bytes]) -> None:
+    """``status``: the admin table, or GET_STATUS for one handle."""
     if not args:
         shell.admin("status")
         return
@@ -206,6 +210,7 @@ def do_status(shell: Shell, args: list[bytes]) -> None:
 
 
 def do_connect(shell: Shell, args: list[bytes]) -> None:
+    """``connect``: open another server and make it current."""
     if len(args) != 1:
         raise _usage(VERB_BY_NAME["connect"].usage)
     try:
@@ -224,6 +229,7 @@ def do_connect(shell: Shell, args: list[bytes]) -> None:
 
 
 def do_servers(shell: Shell, args: list[bytes]) -> None:
+    """``servers``: the open servers, the current one starred."""
     if args:
         raise _usage("servers")
     for i, s in enumerate(shell.sessions):
@@ -244,12 +250,14 @@ def _index(shell: Shell, args: list[bytes], usage: str) -> int:
 
 
 def do_use(shell: Shell, args: list[bytes]) -> None:
+    """``use``: make server N current."""
     n = _index(shell, args, VERB_BY_NAME["use"].usage)
     shell.current = n
     shell.say(f"using server {n + 1}: {shell.sessions[n].address}")  # type: ignore[union-attr]
 
 
 def do_close(shell: Shell, args: list[bytes]) -> None:
+    """``close``: close a server's connection and forget it."""
     n = _index(shell, args, VERB_BY_NAME["close"].usage) if args else shell.current
     s = shell.sessions[n] if 0 <= n < len(shell.sessions) else None
     if s is None:
@@ -263,12 +271,14 @@ def do_close(shell: Shell, args: list[bytes]) -> None:
 
 
 def do_admin(shell: Shell, args: list[bytes]) -> None:
+    """``admin``: any text line, sent as typed."""
     if not args:
         raise _usage(VERB_BY_NAME["admin"].usage)
     shell.admin(" ".join(_text(a) for a in args))
 
 
 def do_raw(shell: Shell, args: list[bytes]) -> None:
+    """``raw``: bytes sent unframed, for testing a server's error handling."""
     if len(args) != 1:
         raise _usage(VERB_BY_NAME["raw"].usage)
     s = shell.session()
@@ -278,6 +288,7 @@ def do_raw(shell: Shell, args: list[bytes]) -> None:
 
 
 def do_set(shell: Shell, args: list[bytes]) -> None:
+    """``set``: change a shell setting."""
     usage = VERB_BY_NAME["set"].usage
     if len(args) != 2:
         raise _usage(usage)
@@ -292,6 +303,7 @@ def do_set(shell: Shell, args: list[bytes]) -> None:
 
 
 def do_help(shell: Shell, args: list[bytes]) -> None:
+    """``help``: every command, or one command's usage and details."""
     if not args:
         shell.say("Commands (help COMMAND for more):")
         for v in VERBS:
@@ -322,6 +334,7 @@ def do_help(shell: Shell, args: list[bytes]) -> None:
 
 
 def do_quit(shell: Shell, args: list[bytes]) -> None:
+    """``quit`` / ``exit``."""
     raise ShellExit
 
 
