@@ -40,6 +40,12 @@ class Proxy:
     def wait_text(self, needle: str) -> None:
         wait_for(lambda: needle in self.text(), what=f"{needle!r} in the proxy log")
 
+    def wait_closed(self, count: int) -> None:
+        """Wait until ``count`` connections were logged as closed (the first is always the
+        readiness probe of wait_port)."""
+        marker = '"event": "close"' if "--json" in self.proc.args else " -- closed ("
+        wait_for(lambda: self.text().count(marker) >= count, what=f"{count} closed connections")
+
     def stop(self) -> None:
         stop(self.proc)
         assert self.proc.stderr is not None
@@ -55,6 +61,16 @@ def proxied(any_server: tuple[str, int], tmp_path: Path) -> Iterator[tuple[int, 
         yield any_server[1], proxy
     finally:
         proxy.stop()
+
+
+def recv_exactly(sock: socket.socket, size: int) -> bytes:
+    """Read exactly ``size`` bytes (a relay may deliver a packet in pieces)."""
+    got = b""
+    while len(got) < size:
+        chunk = sock.recv(size - len(got))
+        assert chunk, f"connection closed after {len(got)} of {size} bytes"
+        got += chunk
+    return got
 
 
 def gearman(port: int, *args: str, data: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -97,8 +113,9 @@ def test_json_output(any_server: tuple[str, int], tmp_path: Path) -> None:
     try:
         with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as sock:
             sock.sendall(encode(req(PacketType.ECHO_REQ, b"j\0son")))
-            assert sock.recv(100) == b"\0RES" + bytes([0, 0, 0, 17, 0, 0, 0, 5]) + b"j\0son"
-        proxy.wait_text('"event": "close"')
+            assert recv_exactly(sock, 17) == b"\0RES" + bytes([0, 0, 0, 17, 0, 0, 0, 5]) + \
+                b"j\0son"
+        proxy.wait_closed(2)
     finally:
         proxy.stop()
     records = [json.loads(line) for line in proxy.text().splitlines()]
@@ -131,7 +148,7 @@ def test_pcap_is_read_by_tshark_and_the_decoder(gearmand: int, tmp_path: Path) -
                 chunk = sock.recv(65536)
                 assert chunk
                 got += chunk
-        proxy.wait_text("#3 -- closed")
+        proxy.wait_closed(4)  # probe, worker, client, echo
     finally:
         proxy.stop()
     # Our own reader: valid checksums, gap-free streams, frames the Decoder understands.
@@ -168,13 +185,13 @@ def test_upstream_down_closes_the_client_and_the_proxy_keeps_serving(tmp_path: P
         try:
             with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as sock:
                 sock.sendall(encode(req(PacketType.ECHO_REQ, b"one")))
-                assert sock.recv(100).endswith(b"one")
+                assert recv_exactly(sock, 15).endswith(b"one")
                 stop(server)  # the upstream dies mid-conversation
                 assert sock.recv(100) == b""
             server = start_gearmand(upstream)
             with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as sock:
                 sock.sendall(encode(req(PacketType.ECHO_REQ, b"two")))
-                assert sock.recv(100).endswith(b"two")
+                assert recv_exactly(sock, 15).endswith(b"two")
         finally:
             stop(server)
         assert proxy.proc.poll() is None
@@ -206,7 +223,7 @@ def test_undecodable_stream_is_still_forwarded(tmp_path: Path) -> None:
                 assert chunk
                 got += chunk
             assert got == want  # every byte both ways, unchanged
-        proxy.wait_text("closed (")
+        proxy.wait_closed(2)
     finally:
         proxy.stop()
         echo.shutdown()
@@ -253,7 +270,7 @@ def test_reader_of_the_output_going_away_does_not_stop_relaying(gearmand: int) -
         for n in range(3):
             with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
                 sock.sendall(encode(req(PacketType.ECHO_REQ, b"n%d" % n)))
-                assert sock.recv(100).endswith(b"n%d" % n)
+                assert recv_exactly(sock, 14).endswith(b"n%d" % n)
         assert proc.poll() is None
     finally:
         stop(proc)
