@@ -67,9 +67,9 @@ def test_interactive_session(tmp_path: Path) -> None:
     assert "+ECHO_REQ ping" in history and "+ECHO_REQ back" in history
 
 
-def test_unsolicited_packets_show_up_at_the_prompt(tmp_path: Path) -> None:
-    port = free_port()
-    server = start_gearmand(port)
+def test_unsolicited_packets_show_up_at_the_prompt(any_server: tuple[str, int],
+                                                   tmp_path: Path) -> None:
+    port = any_server[1]
     term = start_shell(tmp_path, port)
     try:
         run(term, "work --wait 0.2 later", "no job within 0.2 s")
@@ -89,4 +89,3 @@ def test_unsolicited_packets_show_up_at_the_prompt(tmp_path: Path) -> None:
     finally:
         if term.proc.poll() is None:
             term.close()
-        stop(server)
