@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
 import select
 import subprocess
+import termios
 import time
 
 from .helpers import ANSI
+
+
+def _take_terminal() -> None:
+    """In the child, after setsid: make the pty its controlling terminal, as a real terminal
+    is, so Ctrl-C typed on it becomes SIGINT."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 class Terminal:
@@ -18,7 +26,8 @@ class Terminal:
         master, slave = pty.openpty()
         os.set_blocking(master, False)
         self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
-                                     cwd=cwd, start_new_session=True)
+                                     cwd=cwd, start_new_session=True,
+                                     preexec_fn=_take_terminal)
         os.close(slave)
         self.fd = master
         self.raw = b""

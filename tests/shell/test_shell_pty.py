@@ -56,6 +56,12 @@ def test_interactive_session(tmp_path: Path) -> None:
         server = start_gearmand(port)
         run(term, "ECHO_REQ back", "ECHO_RES data=4B 'back'")
         run(term, "help work", "act as a worker by hand")
+        # Ctrl-C stops a command that waits (nobody works on this function) and the shell stays.
+        term.send("submit nobody-works-here x\r")
+        term.expect("JOB_CREATED")
+        term.send("\x03")
+        term.expect("error: interrupted")
+        run(term, "ECHO_REQ after-ctrl-c", "ECHO_RES data=12B 'after-ctrl-c'")
         term.send("\x04")  # Ctrl-D leaves
         assert term.close() == 0
     finally:
