@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -61,7 +62,7 @@ class JobResult:
     server: Address | None
     state: str
     data: bytes = b""
-    submitted_at: float = 0.0  # loop.time() stamps, for timings
+    submitted_at: float = 0.0  # time.perf_counter() stamps, for timings
     created_at: float = 0.0
     finished_at: float = 0.0
     attempts: int = 1
@@ -104,11 +105,16 @@ class Job:
         self._done.add_done_callback(_quiet)
         self._events: deque[JobEvent] = deque()
         self._waiter: asyncio.Future[None] | None = None
-        self._submitted = loop.time()
+        self._submitted = time.perf_counter()
         self._created_at = 0.0
 
     def __repr__(self) -> str:
         return f"<Job {self.function} {self.handle or '(not created)'} on {self.server}>"
+
+    @property
+    def created_at(self) -> float:
+        """time.perf_counter() when JOB_CREATED arrived (0.0 before)."""
+        return self._created_at
 
     def done(self) -> bool:
         return self._done.done()
@@ -150,7 +156,7 @@ class Job:
         self._hb = handle
         self.handle = handle.decode("utf-8", "replace")
         self.server = server
-        self._created_at = asyncio.get_running_loop().time()
+        self._created_at = time.perf_counter()
         if not self._created.done():
             self._created.set_result(None)
         if self.background:
@@ -170,7 +176,7 @@ class Job:
         self._done.set_result(JobResult(
             self.function, self.unique.decode("utf-8", "replace"), self.handle, self.server,
             state, data, self._submitted, self._created_at,
-            asyncio.get_running_loop().time(), self.attempts))
+            time.perf_counter(), self.attempts))
 
     def _fail(self, exc: BaseException) -> None:
         if not self._created.done():
