@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Protocol, cast
 
 from geartool.protocol import (
@@ -132,6 +133,7 @@ async def open_connection(address: Address, handler: FrameHandler,
         raise ConnectTimeout(
             f"cannot connect to {address}: no answer within {timeout:g} s") from None
     except OSError as exc:
-        reason = exc.strerror or str(exc) or type(exc).__name__
+        # asyncio words a refusal as "Connect call failed (...)"; the errno text is clearer.
+        reason = os.strerror(exc.errno) if exc.errno else (str(exc) or type(exc).__name__)
         raise ConnectError(f"cannot connect to {address}: {reason}") from None
     return proto
