@@ -151,8 +151,10 @@ async def _feed(stdin: asyncio.StreamWriter, data: bytes) -> None:
         await stdin.drain()
         stdin.close()
         await stdin.wait_closed()
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # the command did not read all of its input; its exit status decides
+    except (OSError, RuntimeError):
+        # The command exited or closed stdin without reading it all (uvloop reports that as
+        # RuntimeError): its exit status decides the job, not this.
+        pass
 
 
 def _kill(proc: asyncio.subprocess.Process) -> None:
