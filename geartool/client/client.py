@@ -137,9 +137,14 @@ class Client:
     def _order(self, unique: bytes, avoid: Address | None = None) -> list[Address]:
         self._rr += 1
         order = pick_order(self.servers, unique or None, self._rr)
+        if len(order) == 1:
+            return order
         now = asyncio.get_running_loop().time()
+        state = self._state
+        if avoid is None and not any(state[a].down_until > now for a in order):
+            return order
         # Stable sort: healthy servers in pick order first, then the ones that failed lately.
-        return sorted(order, key=lambda a: (a == avoid, self._state[a].down_until > now))
+        return sorted(order, key=lambda a: (a == avoid, state[a].down_until > now))
 
     async def _place(self, job: Job, timeout: float | None, avoid: Address | None = None) -> None:
         errors: list[str] = []

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from geartool.protocol import Frame, PacketType, ServerError
 
@@ -40,7 +41,7 @@ def _int(raw: bytes) -> int:
         return 0
 
 
-def _retrieved(fut: asyncio.Future[object]) -> None:
+def _retrieved(fut: asyncio.Future[Any]) -> None:
     # Whoever waits re-raises the error; one nobody waits for must not log "never retrieved".
     if not fut.cancelled():
         fut.exception()

@@ -50,6 +50,8 @@ class Connection(asyncio.Protocol):
         self._paused = False
         self._drain: asyncio.Future[None] | None = None
         self._error: Exception | None = None
+        # Packets sent in one loop iteration leave in one write: one syscall, not one each.
+        self._out: list[bytes] = []
 
     # asyncio.Protocol callbacks
 
@@ -93,16 +95,25 @@ class Connection(asyncio.Protocol):
     # sending
 
     def send(self, ptype: PacketType, *args: bytes) -> None:
-        """Send one REQ packet; silently dropped once the connection is closed."""
-        if self.transport is not None:
-            self.transport.write(pack_bytes(MAGIC_REQ, ptype, args))
+        """Queue one REQ packet for this loop iteration's write; dropped once closed."""
+        self.write(pack_bytes(MAGIC_REQ, ptype, args))
 
     def write(self, data: bytes) -> None:
-        if self.transport is not None:
-            self.transport.write(data)
+        if self.transport is None:
+            return
+        if not self._out:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._out.append(data)
+
+    def _flush(self) -> None:
+        out, self._out = self._out, []
+        if self.transport is not None and out:
+            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
 
     async def drain(self) -> None:
         """Wait until the transport's write buffer is below its high-water mark."""
+        if self._out:
+            self._flush()
         if not self._paused or self.closed:
             return
         if self._drain is None or self._drain.done():
@@ -110,7 +121,9 @@ class Connection(asyncio.Protocol):
         await self._drain
 
     def close(self) -> None:
+        """Flush what is queued, then close."""
         if self.transport is not None:
+            self._flush()
             self.transport.close()
 
     def abort(self, error: Exception) -> None:

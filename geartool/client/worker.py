@@ -169,7 +169,7 @@ class Worker:
 
     def _backoff(self, attempt: int) -> float:
         # Exponential with "equal jitter": half fixed, half random, so restarts spread out.
-        d = min(self.reconnect_max, self.reconnect_min * 2 ** attempt)
+        d = min(self.reconnect_max, self.reconnect_min * 2.0 ** attempt)
         return d / 2 + random.uniform(0, d / 2)
 
     async def _serve(self, addr: Address) -> None:

@@ -253,3 +253,21 @@ def test_progress_lines_when_not_a_terminal(any_server: tuple[str, int]) -> None
         assert proc.wait(10) == 0
     finally:
         stop(proc)
+
+
+def test_one_dead_server_in_the_list(any_server: tuple[str, int]) -> None:
+    dead = f"127.0.0.1:{free_port()}"
+    live = f"127.0.0.1:{any_server[1]}"
+    proc = spawn("work", "-s", f"{dead},{live}", "twice", "--", "sed", "p")
+    try:
+        wait_workers(any_server[1], "twice")
+        for _ in range(3):  # whichever server the rotation starts at, the job gets through
+            res = cli("submit", "-s", dead, "-s", live, "twice", "x")
+            assert (res.returncode, res.stdout) == (0, b"x\nx")
+        # The worker keeps serving, and says once (not per retry) that a server is down.
+        stop(proc)
+        err = proc.stderr.read().decode()  # type: ignore[union-attr]
+        assert err.count(f"cannot connect to {dead}") == 1
+        assert "Traceback" not in err
+    finally:
+        stop(proc)
