@@ -38,6 +38,22 @@ class WorkFail(Exception):
 class _Task:
     func: TaskFunc
     timeout: float | None
+    inline: bool  # a plain (not async) function without a timeout
+
+
+def _complete(result: object) -> tuple[PacketType, bytes]:
+    if result is None:
+        return P.WORK_COMPLETE, b""
+    if isinstance(result, str):
+        return P.WORK_COMPLETE, result.encode()
+    return P.WORK_COMPLETE, bytes(result)  # type: ignore[call-overload]
+
+
+def _error_reply(job: WorkerJob, exc: Exception) -> tuple[PacketType, bytes]:
+    if isinstance(exc, WorkFail):
+        return P.WORK_FAIL, b""
+    log.warning("job %s (%s) raised %r", job.handle, job.function, exc)
+    return P.WORK_EXCEPTION, f"{type(exc).__name__}: {exc}".encode()
 
 
 class WorkerJob:
@@ -119,7 +135,10 @@ class Worker:
         With ``timeout`` (seconds) a job running longer is cancelled and answered WORK_FAIL;
         the function is announced with CAN_DO_TIMEOUT.
         """
-        self.tasks[function] = _Task(func, timeout)
+        # An object with an async __call__ (not just an async def) must not run inline either.
+        call = type(func).__call__ if not inspect.isfunction(func) else func
+        is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(call)
+        self.tasks[function] = _Task(func, timeout, not is_async and not timeout)
         for wc in self._conns.values():
             wc.announce(function, timeout)
             wc.want_work()
@@ -217,52 +236,67 @@ class Worker:
                   data: bytes) -> None:
         name = function.decode("utf-8", "replace")
         job = WorkerJob(wc, handle, name, unique, data)
+        task = self.tasks.get(name)
         self.running += 1
         self.started += 1
         if self._idle is not None:
             self._idle.clear()
-        task = asyncio.get_running_loop().create_task(self._run(wc, job, self.tasks.get(name)))
-        wc.jobs[handle] = (job, task)
+        pending: Awaitable[TaskResult] | None = None
+        if task is not None and task.inline:
+            # A plain function with no timeout runs right here: no task, no timer (the loop
+            # would wait for it anyway). Only an awaitable result needs a task.
+            try:
+                result = task.func(job)
+            except Exception as exc:  # noqa: BLE001 - a task's error becomes WORK_EXCEPTION
+                self._end(wc, job, _error_reply(job, exc))
+                return
+            if not inspect.isawaitable(result):
+                self._end(wc, job, _complete(result))
+                return
+            pending = result
+        t = asyncio.get_running_loop().create_task(self._run(wc, job, task, pending))
+        wc.jobs[handle] = (job, t)
 
-    async def _run(self, wc: WorkerConn, job: WorkerJob, task: _Task | None) -> None:
+    async def _run(self, wc: WorkerConn, job: WorkerJob, task: _Task | None,
+                   pending: Awaitable[TaskResult] | None) -> None:
         reply: tuple[PacketType, bytes] | None = None
         try:
-            reply = await self._call(job, task)
+            reply = await self._call(job, task, pending)
         except asyncio.CancelledError:
             pass  # connection lost or hard stop: nothing can be sent
         finally:
-            if reply is not None and wc.conn is not None:
-                if reply[0] is P.WORK_FAIL:
-                    wc.conn.send(P.WORK_FAIL, job._hb)
-                else:
-                    wc.conn.send(reply[0], job._hb, reply[1])
-            wc.jobs.pop(job._hb, None)
-            self.running -= 1
-            self.completed += reply is not None
-            self._after_job()
+            self._end(wc, job, reply)
 
-    async def _call(self, job: WorkerJob, task: _Task | None) -> tuple[PacketType, bytes]:
+    async def _call(self, job: WorkerJob, task: _Task | None,
+                    pending: Awaitable[TaskResult] | None) -> tuple[PacketType, bytes]:
         if task is None:
             return P.WORK_EXCEPTION, f"no task registered for {job.function}".encode()
         try:
             async with asyncio.timeout(task.timeout) as cm:
-                result = task.func(job)
+                result = pending if pending is not None else task.func(job)
                 if inspect.isawaitable(result):
                     result = await result
-        except WorkFail:
-            return P.WORK_FAIL, b""
-        except TimeoutError:
+        except TimeoutError as exc:
             if cm.expired():
                 log.warning("job %s (%s) timed out after %g s", job.handle, job.function,
                             task.timeout)
                 return P.WORK_FAIL, b""
-            return P.WORK_EXCEPTION, b"TimeoutError"
+            return _error_reply(job, exc)
         except Exception as exc:  # noqa: BLE001 - a task's error becomes WORK_EXCEPTION
-            log.warning("job %s (%s) raised %r", job.handle, job.function, exc)
-            return P.WORK_EXCEPTION, f"{type(exc).__name__}: {exc}".encode()
-        if result is None:
-            return P.WORK_COMPLETE, b""
-        return P.WORK_COMPLETE, result.encode() if isinstance(result, str) else bytes(result)
+            return _error_reply(job, exc)
+        return _complete(result)
+
+    def _end(self, wc: WorkerConn, job: WorkerJob, reply: tuple[PacketType, bytes] | None
+             ) -> None:
+        if reply is not None and wc.conn is not None:
+            if reply[0] is P.WORK_FAIL:
+                wc.conn.send(P.WORK_FAIL, job._hb)
+            else:
+                wc.conn.send(reply[0], job._hb, reply[1])
+        wc.jobs.pop(job._hb, None)
+        self.running -= 1
+        self.completed += reply is not None
+        self._after_job()
 
     def _after_job(self) -> None:
         if self._count is not None and self.completed >= self._count:
