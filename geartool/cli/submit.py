@@ -160,4 +160,7 @@ async def _status(servers: list[Any], handle: str, connect_timeout: float,
 
 
 def register(app: typer.Typer) -> None:
-    app.command("submit", no_args_is_help=False)(submit)
+    app.command("submit", epilog=(
+        "Exit codes: 0 every job completed (or was queued), 1 a job failed or raised (or "
+        "--status: handle not known), 2 usage, 3 cannot connect or timed out, 4 the server "
+        "refused (e.g. queue full). With several jobs the highest code wins."))(submit)

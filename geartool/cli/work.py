@@ -53,7 +53,8 @@ def work(
         "--strip", "-N", help="Like --each-line, newline removed.")] = False,
     timeout: Annotated[float | None, typer.Option(
         "--timeout", help="Seconds a job may run; then the command is killed and the job "
-        "fails (announced with CAN_DO_TIMEOUT).")] = None,
+        "fails. Announced to the server as CAN_DO_TIMEOUT, plus 1 s of grace so that our "
+        "WORK_FAIL, not the server's silent requeue, ends the job.")] = None,
     client_id: Annotated[str | None, typer.Option(
         "--client-id", help="Name shown by the server's `workers` listing.")] = None,
     stderr: Annotated[StderrMode, typer.Option(
@@ -98,4 +99,7 @@ def _runnable(program: str) -> bool:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("work", cls=_CommandAfterDashes)(work)
+    app.command("work", cls=_CommandAfterDashes, epilog=(
+        "Exit codes: 0 stopped cleanly (SIGTERM, Ctrl-C, --count reached); 2 usage or "
+        "command not found; 130 stopped by a second signal. Servers that are down are "
+        "retried with backoff, never fatal."))(work)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,6 +17,21 @@ from tests.client.helpers import admin, status_of
 from tests.conftest import free_port, need, stop
 
 ROOT = Path(__file__).resolve().parents[2]
+# A worker written with the sync facade: progress, and an exception.
+PY_WORKER = """
+import sys
+from geartool.client.sync import GearmanWorker
+w = GearmanWorker(sys.argv[1])
+def progress(worker, job):
+    worker.send_job_status(job, 1, 4)
+    worker.send_job_status(job, 4, 4)
+    return b'done'
+def boom(worker, job):
+    raise ValueError('no good: ' + job.data.decode())
+w.register_task('progress', progress)
+w.register_task('boom', boom)
+w.work(count=int(sys.argv[2]))
+"""
 
 
 def cli(*args: str, input: bytes | None = b"", timeout: float = 30
@@ -92,7 +108,12 @@ def test_submit_to_gearman_worker(any_server: tuple[str, int]) -> None:
         assert (res.returncode, res.stdout) == (0, b"cba\n")
         res = cli("submit", "-s", s, "reverse", "--each-line", "--json", input=b"ab\ncd\n")
         assert res.returncode == 0
-        assert sorted(res.stdout.decode().count('"status": "complete"') for _ in [0]) == [2]
+        records = [json.loads(line) for line in res.stdout.decode().splitlines()]
+        assert sorted(r["data"] for r in records) == ["ba\n", "dc\n"]
+        assert {r["status"] for r in records} == {"complete"}
+        assert all(r["handle"].startswith("H:") and r["server"] == s for r in records)
+        assert all(r["timings"]["total_ms"] >= r["timings"]["created_ms"] > 0
+                   for r in records)
     finally:
         stop(gw)
 
@@ -235,13 +256,7 @@ def test_sigterm_finishes_running_job(workers: Workers, tmp_path: Path) -> None:
 
 def test_progress_lines_when_not_a_terminal(any_server: tuple[str, int]) -> None:
     port = any_server[1]
-    code = ("import sys\nfrom geartool.client.sync import GearmanWorker\n"
-            "w = GearmanWorker(sys.argv[1])\n"
-            "def f(worker, job):\n"
-            "    worker.send_job_status(job, 1, 4); worker.send_job_status(job, 4, 4)\n"
-            "    return b'done'\n"
-            "w.register_task('progress', f)\nw.work(count=1)\n")
-    proc = subprocess.Popen([sys.executable, "-c", code, f"127.0.0.1:{port}"], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-c", PY_WORKER, f"127.0.0.1:{port}", "1"], cwd=ROOT,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         wait_workers(port, "progress")
@@ -270,4 +285,51 @@ def test_one_dead_server_in_the_list(any_server: tuple[str, int]) -> None:
         assert err.count(f"cannot connect to {dead}") == 1
         assert "Traceback" not in err
     finally:
+        stop(proc)
+
+
+def test_exception_text_goes_to_stderr(any_server: tuple[str, int]) -> None:
+    port = any_server[1]
+    proc = subprocess.Popen([sys.executable, "-c", PY_WORKER, f"127.0.0.1:{port}", "1"],
+                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        wait_workers(port, "boom")
+        res = cli("submit", "-s", f"127.0.0.1:{port}", "boom", "input")
+        assert res.returncode == 1 and res.stdout == b""
+        assert b"raised: ValueError: no good: input" in res.stderr
+        no_traceback(res)
+        assert proc.wait(10) == 0
+    finally:
+        stop(proc)
+
+
+def test_progress_bar_on_a_terminal(any_server: tuple[str, int]) -> None:
+    port = any_server[1]
+    proc = subprocess.Popen([sys.executable, "-c", PY_WORKER, f"127.0.0.1:{port}", "1"],
+                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    leader, follower = os.openpty()
+    try:
+        wait_workers(port, "progress")
+        res = subprocess.run([sys.executable, "-m", "geartool", "submit", "-s",
+                              f"127.0.0.1:{port}", "progress", "x"], cwd=ROOT, input=b"",
+                             stdout=subprocess.PIPE, stderr=follower, timeout=30)
+        os.close(follower)
+        follower = -1
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the terminal's other end is closed and drained
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        assert res.returncode == 0 and res.stdout == b"done"
+        assert b"\r\x1b[K" in drawn  # the bar redraws in place...
+        assert b"[#######" in drawn and b"25% (1/4)" in drawn and b"100% (4/4)" in drawn
+        assert b"complete (" not in drawn  # ...instead of the plain lines
+    finally:
+        os.close(leader)
+        if follower >= 0:
+            os.close(follower)
         stop(proc)
