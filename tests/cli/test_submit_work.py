@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.client.helpers import admin, status_of
-from tests.conftest import free_port, need, stop
+from tests.conftest import free_port, need, start_gearmand, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 # A worker written with the sync facade: progress, and an exception.
@@ -97,7 +97,7 @@ def no_traceback(res: subprocess.CompletedProcess[bytes]) -> None:
 def test_submit_to_gearman_worker(any_server: tuple[str, int]) -> None:
     port = any_server[1]
     gw = subprocess.Popen([need("gearman"), "-h", "127.0.0.1", "-p", str(port), "-w",
-                           "-f", "reverse", "--", "rev"],
+                           "-f", "reverse", "-f", "reverse2", "--", "rev"],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_workers(port, "reverse")
@@ -106,6 +106,9 @@ def test_submit_to_gearman_worker(any_server: tuple[str, int]) -> None:
         assert (res.returncode, res.stdout) == (0, b"olleh")
         res = cli("submit", "-s", s, "reverse", input=b"abc\n")
         assert (res.returncode, res.stdout) == (0, b"cba\n")
+        res = cli("submit", "-s", s, "-P", "reverse", "-f", "reverse2", input=b"abc\n")
+        assert res.returncode == 0
+        assert sorted(res.stdout.splitlines()) == [b"reverse2: cba", b"reverse: cba"]
         res = cli("submit", "-s", s, "reverse", "--each-line", "--json", input=b"ab\ncd\n")
         assert res.returncode == 0
         records = [json.loads(line) for line in res.stdout.decode().splitlines()]
@@ -333,3 +336,26 @@ def test_progress_bar_on_a_terminal(any_server: tuple[str, int]) -> None:
         if follower >= 0:
             os.close(follower)
         stop(proc)
+
+
+def test_server_dying_mid_job_exits_3(tmp_path: Path) -> None:
+    port = free_port()
+    server = start_gearmand(port)
+    go = tmp_path / "go"
+    w = Workers(port)
+    try:
+        w.start("stuck", "--", "sh", "-c",
+                f'i=0; while [ ! -e "{go}" ] && [ $i -lt 500 ]; do sleep 0.02; '
+                'i=$((i+1)); done; cat')
+        sub = spawn("submit", "-s", f"127.0.0.1:{port}", "stuck", "x")
+        wait_running(port, "stuck")
+        stop(server)
+        out, err = sub.communicate(timeout=20)
+        assert sub.returncode == 3 and out == b""
+        assert f"lost connection to 127.0.0.1:{port}".encode() in err
+        assert b"Traceback" not in err
+    finally:
+        go.touch()
+        stop(server)
+        for proc in w.procs:
+            stop(proc)
