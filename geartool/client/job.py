@@ -7,7 +7,7 @@ import enum
 import time
 from collections import deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from geartool.protocol import Priority
@@ -66,7 +66,6 @@ class JobResult:
     created_at: float = 0.0
     finished_at: float = 0.0
     attempts: int = 1
-    extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -70,7 +70,8 @@ def test_kill_one_server_mid_run_then_restart(starter: Starter) -> None:
             slow = await client.submit("echo", "slow", unique=_unique_for([a, b], a))
             assert slow.server == a
             await wait_for(lambda: (pa, b"slow") in seen)
-            stop(proc_a)
+            proc_a.kill()  # a crash: no graceful drain
+            proc_a.wait(5)
             await wait_for(lambda: (pb, b"slow") in seen)
             gate.set()
             events = [ev async for ev in slow]
