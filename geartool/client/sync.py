@@ -132,6 +132,10 @@ class GearmanWorker(_Loop):
         return self._run(self._worker.work(count))
 
     def shutdown(self) -> None:
+        """Stop: from a callback or another thread, ``work()`` returns after running jobs."""
+        if self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._worker.stop)
+            return
         self._worker.stop()
         self._close_loop()
 

@@ -157,6 +157,7 @@ class Worker:
         """Serve until :meth:`stop` (or ``count`` jobs were run); returns the jobs completed."""
         self._count = count
         self.stopping = False
+        self.started = self.completed = 0  # counts are per call
         self._stop = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()

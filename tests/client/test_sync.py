@@ -44,3 +44,26 @@ def test_sync_client_and_worker(any_server: tuple[str, int]) -> None:
     assert not thread.is_alive() and done == [3]
     assert sorted(served) == [b"ab", b"hello", b"xyz"]
     worker.shutdown()
+
+
+def test_sync_worker_shutdown_from_another_thread_and_second_run(
+        any_server: tuple[str, int]) -> None:
+    host = f"127.0.0.1:{any_server[1]}"
+    worker = GearmanWorker(host)
+    worker.register_task("up", lambda w, job: job.data.upper())
+    client = GearmanClient(host)
+    try:
+        client.submit_job("up", b"a", background=True)
+        assert worker.work(count=1) == 1  # a second work() counts afresh
+        client.submit_job("up", b"b", background=True)
+        assert worker.work(count=1) == 1
+        result: list[int] = []
+        thread = threading.Thread(target=lambda: result.append(worker.work()), daemon=True)
+        thread.start()
+        assert client.submit_job("up", b"fg", poll_timeout=10).result == b"FG"
+        worker.shutdown()
+        thread.join(10)
+        assert not thread.is_alive() and result == [1]
+    finally:
+        client.close()
+        worker.shutdown()
