@@ -159,10 +159,11 @@ class Client:
             job.attempts += 1
             created = cc.submit(job, ptype, args)
             try:
+                # No shield: on timeout the future is cancelled, which is exactly how the
+                # connection learns to ignore a late JOB_CREATED.
                 async with asyncio.timeout(timeout):
-                    await asyncio.shield(created)
+                    await created
             except TimeoutError:
-                created.cancel()  # tells the connection to ignore a late JOB_CREATED
                 raise SubmitTimeout(f"no JOB_CREATED from {addr} within {timeout:g} s "
                                     f"for {job.function}") from None
             except ConnectionLost as exc:

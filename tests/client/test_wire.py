@@ -11,7 +11,7 @@ import asyncio
 
 import pytest
 
-from geartool.client import Client, ConnectionLost, ServerError, Worker
+from geartool.client import Client, ConnectionLost, ServerError, SubmitTimeout, Worker
 from geartool.protocol import NEED_DATA, Decoder, Frame, PacketType, encode, res
 
 from .helpers import run
@@ -116,6 +116,29 @@ def test_client_error_fails_only_its_own_request() -> None:
             srv.close()
             with pytest.raises(ConnectionLost):
                 await job2.result(5)
+        srv.close()
+
+    run(main())
+
+
+def test_submit_timeout_keeps_reply_pairing() -> None:
+    async def main() -> None:
+        srv = Scripted()
+        port = await srv.start()
+        async with Client(f"127.0.0.1:{port}", exceptions=False, submit_timeout=0.2) as client:
+            with pytest.raises(SubmitTimeout) as err:
+                await client.submit("f", "late")
+            assert "no JOB_CREATED" in str(err.value) and isinstance(err.value, TimeoutError)
+            await srv.expect(P.SUBMIT_JOB)
+            nxt = asyncio.create_task(client.submit("f", "next"))
+            await srv.expect(P.SUBMIT_JOB)
+            srv.send(P.JOB_CREATED, b"H:late")  # belongs to the abandoned submit
+            srv.send(P.JOB_CREATED, b"H:next")
+            job = await nxt
+            assert job.handle == "H:next"
+            srv.send(P.WORK_COMPLETE, b"H:late", b"nobody listens")
+            srv.send(P.WORK_COMPLETE, b"H:next", b"mine")
+            assert (await job.result(5)).data == b"mine"
         srv.close()
 
     run(main())
