@@ -173,6 +173,15 @@ def test_background_queue_full_exits_4(any_server: tuple[str, int]) -> None:
     assert cli("submit", "-s", s, "--status", "H:nope:99").returncode == 1
 
 
+def test_priorities_reach_the_server(any_server: tuple[str, int]) -> None:
+    s = f"127.0.0.1:{any_server[1]}"
+    assert cli("submit", "-s", s, "-b", "-I", "prio", "a").returncode == 0
+    assert cli("submit", "-s", s, "-b", "-L", "prio", "b", "c").returncode == 0
+    assert cli("submit", "-s", s, "-b", "--priority", "normal", "prio", "d").returncode == 0
+    rows = admin(any_server[1], "prioritystatus").splitlines()
+    assert "prio\t1\t1\t2\t0" in rows  # high, normal, low queued; no workers
+
+
 def test_timeout_without_worker_exits_3(any_server: tuple[str, int]) -> None:
     res = cli("submit", "-s", f"127.0.0.1:{any_server[1]}", "--timeout", "0.3", "nobody", "x")
     assert res.returncode == 3 and b"timed out after 0.3 s" in res.stderr
