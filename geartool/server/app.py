@@ -14,6 +14,7 @@ import time
 from .admin import VERSION
 from .config import ServerConfig
 from .core import Core
+from .model import Job
 from .store import Store, StoreError, open_store
 from .store.base import Batch
 from .transport import GearmanProtocol, flush, set_keepalive
@@ -100,7 +101,10 @@ class Server:
         if core.dirty:
             dirty, core.dirty = core.dirty, []
             flush(dirty)
-        if not self._committing and self._commit_retry is None and self.store.pending():
+        # After a failed commit, leftover deletes wait for the retry timer, but new submits are
+        # tried at once: with the disk still full they are refused promptly, not held a second.
+        if (not self._committing and self.store.pending()
+                and (self._commit_retry is None or core.uncommitted)):
             self._start_commit()
         deadline = core.next_deadline()
         if deadline is not None and (self._timer is None or deadline < self._timer_at):
@@ -123,6 +127,9 @@ class Server:
         self.after_batch()
 
     def _start_commit(self) -> None:
+        if self._commit_retry is not None:
+            self._commit_retry.cancel()
+            self._commit_retry = None
         batch = self.store.take_batch()
         jobs, self.core.uncommitted = self.core.uncommitted, []
         self._committing = True
@@ -130,7 +137,7 @@ class Server:
         fut = loop.run_in_executor(self._executor, self.store.write_batch, batch)
         fut.add_done_callback(lambda f: self._commit_done(f, jobs, batch))
 
-    def _commit_done(self, fut: asyncio.Future[None], jobs: list, batch: Batch) -> None:
+    def _commit_done(self, fut: asyncio.Future[None], jobs: list[Job], batch: Batch) -> None:
         self._committing = False
         exc = fut.exception()
         error = None
@@ -139,7 +146,9 @@ class Server:
             log.error("%s; %d submits refused, retrying deletes in 1 s", error, len(jobs))
             for job_id in batch.removes:  # keep trying to forget finished jobs
                 self.store.remove(job_id)
-            self._commit_retry = asyncio.get_running_loop().call_later(1.0, self._retry_commit)
+            if self._commit_retry is None:
+                self._commit_retry = asyncio.get_running_loop().call_later(
+                    1.0, self._retry_commit)
         self.core.committed(jobs, error)
         self.after_batch()
 
@@ -234,12 +243,10 @@ def tune_gc() -> None:
 def run(config: ServerConfig) -> None:
     """Blocking entry point for the CLI; raises StartupError with a one-line message."""
     tune_gc()
+    server = Server(config)
     try:
         import uvloop
-    except ImportError:
-        uvloop = None
-    server = Server(config)
-    if uvloop is not None:
-        uvloop.run(server.serve())
-    else:
+    except ImportError:  # uvloop is optional (not on every platform); asyncio's loop works
         asyncio.run(server.serve())
+    else:
+        uvloop.run(server.serve())
