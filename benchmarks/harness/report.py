@@ -93,17 +93,26 @@ def markdown(table: list[dict[str, Any]], results: dict[str, dict[str, Any]],
             if k:
                 lines.append(f"| {name} | {k['acked_before_kill']:,} | "
                              f"{k['acked_found_after_restart']:,} | {k['lost']:,} |")
-    lines += ["", "Load generator's own CPU (getrusage) against the server's (/proc), same span:",
-              "", "| wl | server | elapsed s | loadgen CPU s | loadgen CPU % | server CPU % |",
-              "|---|---|---:|---:|---:|---:|"]
+    lines += ["", "CPU over the timed span: the load generator's own (getrusage) and the server's "
+              "(/proc/PID/stat), with the server's user/system split per job:", "",
+              "| wl | server | elapsed s | loadgen CPU s | loadgen CPU % | server CPU % "
+              "| server user µs/job | server sys µs/job |",
+              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for wl, per in results.items():
         for name, res in per.items():
             if "elapsed_s" not in res:
-                lines.append(f"| {wl} | {name} | error: {res.get('error', '?')} | | | |")
+                lines.append(f"| {wl} | {name} | error: {res.get('error', '?')} | | | | | |")
                 continue
             el = res["elapsed_s"] or 1e-9
             srv = res.get("server_cpu_s")
             srv_pct = f"{100 * srv / el:.0f}" if isinstance(srv, (int, float)) else ""
+            jobs = res.get("jobs") or res.get("connections") or 0
+            per_job = ["", ""]
+            for i, key in enumerate(("server_cpu_user_s", "server_cpu_sys_s")):
+                v = res.get(key)
+                if isinstance(v, (int, float)) and jobs:
+                    per_job[i] = f"{1e6 * v / jobs:.2f}"
             lines.append(f"| {wl} | {name} | {el:.2f} | {res['loadgen_cpu_s']:.2f} | "
-                         f"{100 * res['loadgen_cpu_s'] / el:.0f} | {srv_pct} |")
+                         f"{100 * res['loadgen_cpu_s'] / el:.0f} | {srv_pct} | "
+                         f"{per_job[0]} | {per_job[1]} |")
     return "\n".join(lines) + "\n"

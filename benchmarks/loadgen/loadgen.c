@@ -264,7 +264,9 @@ static long server_rss_kb(void) {
     return kb;
 }
 
-static double server_cpu_s(void) {
+/* The server's user and system CPU seconds so far (utime, stime from /proc/PID/stat). */
+static int server_cpu(double *user, double *sys) {
+    *user = *sys = -1;
     if (!o_pid) return -1;
     char path[64], buf[2048];
     snprintf(path, sizeof path, "/proc/%d/stat", o_pid);
@@ -279,7 +281,10 @@ static double server_cpu_s(void) {
     /* after ")": state(3) ... utime is field 14, stime 15 */
     if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
         return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    double tick = (double)sysconf(_SC_CLK_TCK);
+    *user = (double)ut / tick;
+    *sys = (double)st / tick;
+    return 0;
 }
 
 /* The server's read-type and write-type syscall counters (syscr, syscw) from /proc/PID/io. */
@@ -585,7 +590,7 @@ static void loop_once(void) {
 
 /* ---------- modes ---------- */
 typedef struct {
-    double t0, t1, cpu0, cpu1, self_user0, self_sys0;
+    double t0, t1, cpu0, cpu1, self_user0, self_sys0, su0, ss0, su1, ss1;
     long rss0, rss1, syscr0, syscw0, syscr1, syscw1;
 } span_t;
 
@@ -599,14 +604,16 @@ static void self_cpu(double *user, double *sys) {
 static void span_begin(span_t *s) {
     self_cpu(&s->self_user0, &s->self_sys0);
     s->rss0 = server_rss_kb();
-    s->cpu0 = server_cpu_s();
+    server_cpu(&s->su0, &s->ss0);
+    s->cpu0 = s->su0 + s->ss0;
     server_syscalls(&s->syscr0, &s->syscw0);
     s->t0 = now();
 }
 
 static void span_end(span_t *s, int settle) {
     s->t1 = now();
-    s->cpu1 = server_cpu_s();
+    server_cpu(&s->su1, &s->ss1);
+    s->cpu1 = s->su1 + s->ss1;
     server_syscalls(&s->syscr1, &s->syscw1);
     if (settle && o_settle > 0) usleep((useconds_t)(o_settle * 1e6));
     s->rss1 = server_rss_kb();
@@ -648,8 +655,10 @@ static void print_common(const span_t *s, int first_extra) {
     printf("%s\"elapsed_s\": %.6f, \"loadgen_cpu_s\": %.4f, \"loadgen_cpu_user_s\": %.4f, "
            "\"loadgen_cpu_sys_s\": %.4f", first_extra ? ", " : "", el, user + sys, user, sys);
     if (o_pid) {
-        printf(", \"server_cpu_s\": %.4f, \"server_rss_before_kb\": %ld, \"server_rss_after_kb\": %ld",
-               s->cpu1 - s->cpu0, s->rss0, s->rss1);
+        if (s->su0 >= 0 && s->su1 >= 0)
+            printf(", \"server_cpu_s\": %.4f, \"server_cpu_user_s\": %.4f, \"server_cpu_sys_s\": %.4f",
+                   s->cpu1 - s->cpu0, s->su1 - s->su0, s->ss1 - s->ss0);
+        printf(", \"server_rss_before_kb\": %ld, \"server_rss_after_kb\": %ld", s->rss0, s->rss1);
         if (s->syscr0 >= 0 && s->syscr1 >= 0)
             printf(", \"server_read_syscalls\": %ld, \"server_write_syscalls\": %ld",
                    s->syscr1 - s->syscr0, s->syscw1 - s->syscw0);
