@@ -123,6 +123,8 @@ def test_runner_compares_two_servers(tmp_path: Path) -> None:
         assert all("error" not in r for r in per.values())
     kill = doc["results"]["f"]["gearmand"]["kill9"]
     assert kill["disconnected"] and kill["lost"] == 0 and kill["acked_before_kill"] > 0
-    assert all(row["ratio"] is not None and row["ratio"] > 0 for row in doc["table"])
+    # CPU per job can round to 0 in a quick run (10 ms clock ticks); the rates always exist
+    rates = [row for row in doc["table"] if row["metric"].endswith("/s")]
+    assert len(rates) == 3 and all(row["ratio"] is not None and row["ratio"] > 0 for row in rates)
     md = (tmp_path / "latest.md").read_text()
     assert "| a | bg submits/s |" in md and "Crash check (f)" in md
