@@ -16,8 +16,8 @@ from geartool.tui.poller import INTERVALS, Poller
 from geartool.tui.screens import FunctionScreen, HelpScreen, JobsScreen
 from geartool.tui.widgets import (
     FUNCTION_COLUMNS,
+    FunctionCells,
     KeyedTable,
-    function_cells,
     worker_columns,
     worker_rows,
 )
@@ -67,6 +67,7 @@ class TopApp(ActionsMixin, App[None]):
         self.filter_text, self.filter_error = "", ""
         self._paused_at: float | None = None
         self._render_pending = False
+        self._function_cells = FunctionCells()
 
     # ---- layout and lifecycle ------------------------------------------------------------
 
@@ -120,14 +121,16 @@ class TopApp(ActionsMixin, App[None]):
 
     def render_now(self) -> None:
         self._render_pending = False
+        if not self.screen_stack:  # a timer that fires while the app shuts down
+            return
         now, view = self.clock(), self.view
         rows = self.model.rows(view, now, self.filter_text, self.sort, self.reverse)
         self.functions_table.show(
-            [(r.function, function_cells(r)) for r in rows])
+            [(r.function, self._function_cells(r)) for r in rows])
         workers = self.workers_table
         workers.set_columns(worker_columns(view == ALL))
         workers.show(worker_rows(self.model.worker_views(view, now), view == ALL))
-        alerts = self.model.alerts(view, now)
+        alerts = self.model.alerts(view, now, rows)
         self.alerts_box.update(
             Text("\n".join(alerts[:5]) + (f"\n... {len(alerts) - 5} more" if len(alerts) > 5
                                           else ""), style="bold red"))
@@ -135,7 +138,7 @@ class TopApp(ActionsMixin, App[None]):
         for i, v in enumerate(self.views):
             tab = self.tabs.get_tab(f"view-{i}")
             label = self._tab_label(v)
-            if str(tab.label) != label:
+            if tab is not None and str(tab.label) != label:  # None while shutting down
                 tab.label = label
         if isinstance(self.screen, FunctionScreen):
             self.screen.refresh_view()
@@ -248,8 +251,9 @@ class TopApp(ActionsMixin, App[None]):
             self.render_now()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table.id == "functions" and event.row_key.value is not None:
-            self.push_screen(FunctionScreen(event.row_key.value))
+        key = self.functions_table.key_at(event.cursor_row)
+        if event.data_table.id == "functions" and key is not None:
+            self.push_screen(FunctionScreen(key))
 
     def action_jobs(self) -> None:
         self.push_screen(JobsScreen())

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from geartool.protocol.admin import (
     PriorityStatusRow,
@@ -78,6 +79,7 @@ class ServerState:
 
     name: str
     history: deque[Snapshot] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    depth: deque[dict[str, int]] = field(default_factory=lambda: deque(maxlen=HISTORY))
     error: str | None = None
     failed_at: float | None = None
     idle_streak: dict[str, int] = field(default_factory=dict)
@@ -119,7 +121,11 @@ def compile_filter(text: str) -> Callable[[str], bool]:
 
 def sparkline(values: Iterable[int], width: int = 12) -> str:
     """Queue depth as block characters, scaled to the largest value shown."""
-    vals = list(values)[-width:]
+    return _spark(tuple(values)[-width:])
+
+
+@lru_cache(maxsize=4096)
+def _spark(vals: tuple[int, ...]) -> str:
     top = max(vals, default=0)
     if top <= 0:
         return SPARK[0] * len(vals)
@@ -169,6 +175,7 @@ class Monitor:
         """Record a good poll; it clears the server's error."""
         state = self.servers.setdefault(snap.server, ServerState(snap.server))
         state.history.append(snap)
+        state.depth.append({s.function: s.waiting for s in snap.status})
         state.error = None
         state.failed_at = None
         idle = _idle_functions(snap)
@@ -221,7 +228,7 @@ class Monitor:
         dt = last.taken - old.taken
         old_total = {s.function: s.total for s in old.status}
         old_stats = {s.function: s for s in old.stats or ()}
-        depth = [{s.function: s.waiting for s in snap.status} for snap in state.history]
+        depth = state.depth
         out = []
         for s in last.status:
             p, st = prio.get(s.function), stats.get(s.function)
@@ -243,15 +250,19 @@ class Monitor:
             return "workers idle"
         return None
 
-    def alerts(self, view: str, now: float) -> list[str]:
-        """One line per alert in ``view``: stale servers, then functions in trouble."""
+    def alerts(self, view: str, now: float, rows: list[FunctionRow] | None = None
+               ) -> list[str]:
+        """One line per alert in ``view``: stale servers, then functions in trouble (of
+        ``rows`` when given, e.g. the filtered rows on screen)."""
         names = list(self.servers) if view == ALL else [view]
         out = []
         for name in names:
             if self.is_stale(name, now):
                 err = self.servers[name].error
                 out.append(f"{name} stale" + (f": {err}" if err else ""))
-        for row in sorted(self.function_rows(view, now), key=lambda r: r.function):
+        if rows is None:
+            rows = self.function_rows(view, now)
+        for row in sorted(rows, key=lambda r: r.function):
             if row.alert:
                 out.append(f"{row.function}: {row.waiting} waiting, {row.alert}")
         return out
