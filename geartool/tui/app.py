@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Input, Static, Tab, Tabs
 
 from geartool.tui.actions import ActionsMixin
-from geartool.tui.model import ALL, SORT_KEYS, SORT_ORDER, Monitor, Snapshot, compile_filter
+from geartool.tui.model import ALL, SORT_KEYS, SORT_ORDER, Monitor, Snapshot, compile_filter, select
 from geartool.tui.poller import INTERVALS, Poller
 from geartool.tui.screens import FunctionScreen, HelpScreen, JobsScreen
 from geartool.tui.widgets import (
@@ -124,13 +124,14 @@ class TopApp(ActionsMixin, App[None]):
         if not self.screen_stack:  # a timer that fires while the app shuts down
             return
         now, view = self.clock(), self.view
-        rows = self.model.rows(view, now, self.filter_text, self.sort, self.reverse)
+        every = self.model.function_rows(view, now)
+        rows = select(every, self.filter_text, self.sort, self.reverse)
         self.functions_table.show(
             [(r.function, self._function_cells(r)) for r in rows])
         workers = self.workers_table
         workers.set_columns(worker_columns(view == ALL))
         workers.show(worker_rows(self.model.worker_views(view, now), view == ALL))
-        alerts = self.model.alerts(view, now, rows)
+        alerts = self.model.alerts(view, now, every)  # a filter never hides an alert
         self.alerts_box.update(
             Text("\n".join(alerts[:5]) + (f"\n... {len(alerts) - 5} more" if len(alerts) > 5
                                           else ""), style="bold red"))

@@ -119,6 +119,16 @@ def compile_filter(text: str) -> Callable[[str], bool]:
     return lambda name: (rx.search(name) is None) == invert
 
 
+def select(rows: Iterable[FunctionRow], filter_text: str = "", sort: str = "function",
+           reverse: bool = False) -> list[FunctionRow]:
+    """Filter (regex, ``!`` inverts) and sort rows; the name breaks ties."""
+    keep = compile_filter(filter_text)
+    out = [r for r in rows if keep(r.function)]
+    out.sort(key=lambda r: r.function)
+    out.sort(key=SORT_KEYS[sort], reverse=reverse)  # type: ignore[arg-type]
+    return out
+
+
 def sparkline(values: Iterable[int], width: int = 12) -> str:
     """Queue depth as block characters, scaled to the largest value shown."""
     return _spark(tuple(values)[-width:])
@@ -212,11 +222,7 @@ class Monitor:
     def rows(self, view: str, now: float, filter_text: str = "", sort: str = "function",
              reverse: bool = False) -> list[FunctionRow]:
         """Rows as shown: filtered (regex, ``!`` inverts), sorted (name breaks ties)."""
-        keep = compile_filter(filter_text)
-        rows = [r for r in self.function_rows(view, now) if keep(r.function)]
-        rows.sort(key=lambda r: r.function)
-        rows.sort(key=SORT_KEYS[sort], reverse=reverse)  # type: ignore[arg-type]
-        return rows
+        return select(self.function_rows(view, now), filter_text, sort, reverse)
 
     def _server_rows(self, state: ServerState) -> list[FunctionRow]:
         last = state.last
