@@ -8,16 +8,16 @@ from collections.abc import Callable
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Input, Static, Tab, Tabs
+from textual.widgets import Footer, Input, Static, Tab, Tabs
 
 from geartool.tui.actions import ActionsMixin
 from geartool.tui.model import ALL, SORT_KEYS, SORT_ORDER, Monitor, Snapshot, compile_filter, select
 from geartool.tui.poller import INTERVALS, Poller
 from geartool.tui.screens import FunctionScreen, HelpScreen, JobsScreen
+from geartool.tui.table import FastTable
 from geartool.tui.widgets import (
     FUNCTION_COLUMNS,
     FunctionCells,
-    KeyedTable,
     worker_columns,
     worker_rows,
 )
@@ -75,17 +75,17 @@ class TopApp(ActionsMixin, App[None]):
         yield Tabs(*(Tab(self._tab_label(v), id=f"view-{i}") for i, v in enumerate(self.views)),
                    id="views")
         yield Static(id="status")
-        yield KeyedTable(id="functions")
+        yield FastTable(id="functions")
         yield Static("Workers", classes="section")
-        yield KeyedTable(id="workers")
+        yield FastTable(id="workers")
         yield Static(id="alerts")
         yield Input(placeholder="regex, ! to invert; Enter keeps it, Esc clears it", id="filter")
         yield Footer()
 
     def on_mount(self) -> None:
         # Kept as attributes: while a drill-down screen is on top, queries would not find them.
-        self.functions_table = self.query_one("#functions", KeyedTable)
-        self.workers_table = self.query_one("#workers", KeyedTable)
+        self.functions_table = self.query_one("#functions", FastTable)
+        self.workers_table = self.query_one("#workers", FastTable)
         self.alerts_box = self.query_one("#alerts", Static)
         self.status_box = self.query_one("#status", Static)
         self.filter_box = self.query_one("#filter", Input)
@@ -214,9 +214,9 @@ class TopApp(ActionsMixin, App[None]):
         self.reverse = not self.reverse
         self.render_now()
 
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        key = event.column_key.value
-        if event.data_table.id != "functions" or key not in SORT_KEYS:
+    def on_fast_table_header_selected(self, event: FastTable.HeaderSelected) -> None:
+        key = event.column
+        if event.table.id != "functions" or key not in SORT_KEYS:
             return
         if key == self.sort:
             self.reverse = not self.reverse
@@ -251,10 +251,9 @@ class TopApp(ActionsMixin, App[None]):
             self.view = self.views[int(event.tab.id.split("-")[1])]
             self.render_now()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        key = self.functions_table.key_at(event.cursor_row)
-        if event.data_table.id == "functions" and key is not None:
-            self.push_screen(FunctionScreen(key))
+    def on_fast_table_row_selected(self, event: FastTable.RowSelected) -> None:
+        if event.table.id == "functions":
+            self.push_screen(FunctionScreen(event.key))
 
     def action_jobs(self) -> None:
         self.push_screen(JobsScreen())

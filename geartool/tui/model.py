@@ -22,7 +22,8 @@ from geartool.protocol.admin import (
 )
 
 ALL = "*"  # the view that aggregates every server
-HISTORY = 60
+HISTORY = 60  # samples of queue depth kept for sparklines
+RATE_WINDOW = 5  # samples back used for rates, to smooth one-sample jitter
 SPARK = "▁▂▃▄▅▆▇█"
 
 
@@ -78,7 +79,10 @@ class ServerState:
     """History of one server plus its health."""
 
     name: str
-    history: deque[Snapshot] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    # Whole snapshots only as far back as rates look: 1,000 functions x 60 samples of row
+    # objects would make every garbage collection crawl. Queue depth (plain str -> int dicts,
+    # which the collector ignores) is kept for the whole sparkline history.
+    history: deque[Snapshot] = field(default_factory=lambda: deque(maxlen=RATE_WINDOW + 1))
     depth: deque[dict[str, int]] = field(default_factory=lambda: deque(maxlen=HISTORY))
     error: str | None = None
     failed_at: float | None = None
@@ -160,9 +164,6 @@ def format_rate(rate: float | None, exact: bool) -> str:
         return "-"
     text = f"{rate:.1f}" if rate < 100 else f"{rate:.0f}"
     return text if exact else "~" + text
-
-
-RATE_WINDOW = 5  # samples back used for rates, to smooth one-sample jitter
 
 
 class Monitor:

@@ -12,7 +12,8 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from geartool.tui.model import ALL, format_age
-from geartool.tui.widgets import KeyedTable, worker_columns, worker_rows
+from geartool.tui.table import FastTable
+from geartool.tui.widgets import worker_columns, worker_rows
 
 if TYPE_CHECKING:
     from geartool.tui.app import TopApp
@@ -112,9 +113,9 @@ class FunctionScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="fn-title")
         yield Static("Workers", classes="section")
-        yield KeyedTable(id="fn-workers")
+        yield FastTable(id="fn-workers")
         yield Static("Running jobs", classes="section")
-        yield KeyedTable(id="fn-jobs")
+        yield FastTable(id="fn-jobs")
         yield Static(id="fn-note")
         yield Footer()
 
@@ -140,10 +141,10 @@ class FunctionScreen(Screen[None]):
             if row.alert:
                 head.append(f"  {row.alert}", style="bold red")
         self.query_one("#fn-title", Static).update(head)
-        workers = self.query_one("#fn-workers", KeyedTable)
+        workers = self.query_one("#fn-workers", FastTable)
         workers.set_columns(worker_columns(view == ALL))
         workers.show(worker_rows(app.model.worker_views(view, now, self.function), view == ALL))
-        jobs = self.query_one("#fn-jobs", KeyedTable)
+        jobs = self.query_one("#fn-jobs", FastTable)
         jobs.set_columns([("handle", "HANDLE", None), ("unique", "UNIQUE", None),
                           ("worker", "WORKER", None), ("age", "RUNNING FOR", 12)])
         running = app.model.running_jobs(view, now, self.function)
@@ -177,14 +178,14 @@ class JobsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("Jobs held by the server (show jobs)", id="jobs-title")
-        yield KeyedTable(id="jobs")
+        yield FastTable(id="jobs")
         yield Footer()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return not self.top.read_only if action == "cancel" else True
 
     def on_mount(self) -> None:
-        table = self.query_one("#jobs", KeyedTable)
+        table = self.query_one("#jobs", FastTable)
         table.set_columns([("server", "SERVER", None), ("handle", "HANDLE", None),
                            ("retries", "RETRIES", 8), ("ignore", "CANCELLED", 10),
                            ("persisted", "BACKGROUND", 11)])
@@ -195,13 +196,13 @@ class JobsScreen(Screen[None]):
 
     async def _load(self) -> None:
         rows = await self.top.fetch_jobs()
-        self.query_one("#jobs", KeyedTable).show(
+        self.query_one("#jobs", FastTable).show(
             [(f"{server} {j.handle}", (server, j.handle, Text(str(j.retries), justify="right"),
                                        "yes" if j.ignore else "", "yes" if j.persisted else ""))
              for server, j in rows])
 
     def action_cancel(self) -> None:
-        key = self.query_one("#jobs", KeyedTable).current_key
+        key = self.query_one("#jobs", FastTable).current_key
         if key is not None:
             server, _, handle = key.partition(" ")
             self.top.confirm_cancel(server, handle, after=self.action_reload)
