@@ -9,9 +9,12 @@ import os
 import subprocess
 import sys
 
+from textual.widgets import Static
+
 from geartool.client.admin import AdminClient
 from geartool.tui.app import make_app
-from geartool.tui.screens import ConfirmScreen, JobsScreen, PromptScreen
+from geartool.tui.screens import ConfirmScreen, FunctionScreen, JobsScreen, PromptScreen
+from geartool.tui.table import FastTable
 from tests.conftest import free_port, need, start_gearmand, stop
 from tests.tui.peers import scene, status, submit, worker
 from tests.tui.scenes import until, until_async
@@ -160,3 +163,35 @@ def test_without_a_terminal_top_says_so() -> None:
     assert out.returncode == 2
     assert "needs a terminal" in out.stderr and "--once --json" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_drill_down_shows_running_jobs_where_the_server_says(any_server: tuple[str, int]
+                                                              ) -> None:
+    kind, port = any_server
+    with worker(port, "slow", "other"):
+        scene(port)
+
+        async def go() -> None:
+            app = make_app([f"127.0.0.1:{port}"], interval=0.2, timeout=1.0)
+            async with app.run_test(size=SIZE) as pilot:
+                await until(lambda: "slow" in app.functions_table._keys)
+                app.functions_table.move_cursor(app.functions_table._keys.index("slow"))
+                await pilot.press("enter")
+                screen = app.screen
+                assert isinstance(screen, FunctionScreen) and screen.function == "slow"
+                jobs = screen.query_one("#fn-jobs", FastTable)
+                workers = screen.query_one("#fn-workers", FastTable)
+                assert workers.row_count == 1
+                note = str(screen.query_one("#fn-note", Static).render())
+                if kind == "geartool":
+                    await until(lambda: jobs.row_count == 1)
+                    assert jobs.current_key is not None and jobs.current_key.startswith("H:")
+                    assert note == ""
+                    row = {r.function: r for r in app.model.rows(app.view, app.clock())}
+                    assert row["nowork"].oldest_wait is not None
+                    await until(lambda: app.model.rows(app.view, app.clock())[0].rates_exact)
+                else:
+                    assert jobs.row_count == 0 and "does not say" in note
+                await pilot.press("escape")
+                assert not isinstance(app.screen, FunctionScreen)
+        asyncio.run(go())
