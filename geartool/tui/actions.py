@@ -7,7 +7,7 @@ slow action never holds up polling. ``--read-only`` turns these off (see ``check
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from geartool.client.admin import AdminClient
 from geartool.protocol import ProtocolError, ServerError
@@ -36,33 +36,36 @@ def parse_limits(text: str) -> list[int]:
 class ActionsMixin:
     """Methods of TopApp that change servers; also called from the drill-down screens."""
 
-    def target_servers(self: TopApp, function: str | None = None) -> list[str]:
+    def target_servers(self, function: str | None = None) -> list[str]:
         """The current tab's server, or in the aggregated view every live server (that has
         ``function``, when given)."""
-        if self.view != ALL:
-            return [self.view]
-        now = self.clock()
-        live = self.model.live_servers(now)
+        app = cast("TopApp", self)
+        if app.view != ALL:
+            return [app.view]
+        now = app.clock()
+        live = app.model.live_servers(now)
         if function is None:
             return live
         return [s for s in live if any(r.function == function
-                                       for r in self.model.function_rows(s, now))]
+                                       for r in app.model.function_rows(s, now))]
 
-    def confirm_drop(self: TopApp, function: str) -> None:
-        if self.read_only:
+    def confirm_drop(self, function: str) -> None:
+        app = cast("TopApp", self)
+        if app.read_only:
             return
-        servers = self.target_servers(function)
+        servers = app.target_servers(function)
 
         def done(yes: bool | None) -> None:
             if yes:
-                self.run_on(servers, lambda c: c.drop_function(function), f"dropped {function}")
-        self.push_screen(ConfirmScreen(f"Drop function {function} on {', '.join(servers)}?"),
-                         done)
+                app.run_on(servers, lambda c: c.drop_function(function), f"dropped {function}")
+        app.push_screen(ConfirmScreen(f"Drop function {function} on {', '.join(servers)}?"),
+                        done)
 
-    def ask_maxqueue(self: TopApp, function: str) -> None:
-        if self.read_only:
+    def ask_maxqueue(self, function: str) -> None:
+        app = cast("TopApp", self)
+        if app.read_only:
             return
-        servers = self.target_servers(function)
+        servers = app.target_servers(function)
 
         def got(text: str | None) -> None:
             if text is None:
@@ -70,52 +73,55 @@ class ActionsMixin:
             try:
                 limits = parse_limits(text)
             except ValueError as exc:
-                self.notify(str(exc), severity="error")
+                app.notify(str(exc), severity="error")
                 return
             shown = " ".join(map(str, limits)) or "unlimited"
 
             def done(yes: bool | None) -> None:
                 if yes:
-                    self.run_on(servers, lambda c: c.maxqueue(function, *limits),
-                                f"maxqueue {function} {shown}")
-            self.push_screen(ConfirmScreen(
+                    app.run_on(servers, lambda c: c.maxqueue(function, *limits),
+                               f"maxqueue {function} {shown}")
+            app.push_screen(ConfirmScreen(
                 f"Set maxqueue of {function} to {shown} on {', '.join(servers)}?"), done)
-        self.push_screen(PromptScreen(f"maxqueue for {function}: N, or HIGH NORMAL LOW "
-                                      "(empty = unlimited)", "e.g. 100"), got)
+        app.push_screen(PromptScreen(f"maxqueue for {function}: N, or HIGH NORMAL LOW "
+                                     "(empty = unlimited)", "e.g. 100"), got)
 
-    def confirm_cancel(self: TopApp, server: str, handle: str,
+    def confirm_cancel(self, server: str, handle: str,
                        after: Callable[[], None] | None = None) -> None:
-        if self.read_only:
+        app = cast("TopApp", self)
+        if app.read_only:
             return
 
         def done(yes: bool | None) -> None:
             if yes:
-                self.run_on([server], lambda c: c.cancel_job(handle), f"cancelled {handle}",
-                            after)
-        self.push_screen(ConfirmScreen(f"Cancel job {handle} on {server}?"), done)
+                app.run_on([server], lambda c: c.cancel_job(handle), f"cancelled {handle}",
+                           after)
+        app.push_screen(ConfirmScreen(f"Cancel job {handle} on {server}?"), done)
 
-    def run_on(self: TopApp, servers: list[str], act: Act, what: str,
+    def run_on(self, servers: list[str], act: Act, what: str,
                after: Callable[[], None] | None = None) -> None:
         """Run ``act`` on each server in the background; a toast says how it went."""
+        app = cast("TopApp", self)
         async def go() -> None:
             for server in servers:
                 try:
-                    await self.poller.run_action(server, act)
+                    await app.poller.run_action(server, act)
                 except (OSError, ProtocolError, ServerError) as exc:
-                    self.notify(f"{server}: {describe(exc)}", severity="error")
+                    app.notify(f"{server}: {describe(exc)}", severity="error")
                 else:
-                    self.notify(f"{server}: {what}")
+                    app.notify(f"{server}: {what}")
             if after is not None:
                 after()
-        self.run_worker(go(), group="actions")
+        app.run_worker(go(), group="actions")
 
-    async def fetch_jobs(self: TopApp) -> list[tuple[str, JobRow]]:
+    async def fetch_jobs(self) -> list[tuple[str, JobRow]]:
         """``show jobs`` of the servers in view, each bounded by the poll timeout."""
+        app = cast("TopApp", self)
         out: list[tuple[str, JobRow]] = []
-        for server in self.target_servers():
+        for server in app.target_servers():
             try:
-                async with AdminClient(server, timeout=self.poller.timeout) as client:
+                async with AdminClient(server, timeout=app.poller.timeout) as client:
                     out.extend((server, j) for j in await client.show_jobs())
             except (OSError, ProtocolError, ServerError) as exc:
-                self.notify(f"{server}: {describe(exc)}", severity="error")
+                app.notify(f"{server}: {describe(exc)}", severity="error")
         return out
