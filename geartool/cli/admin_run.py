@@ -55,7 +55,7 @@ def run_all(servers: list[str] | None, timeout: float, action: Action) -> list[O
             # gearmand's ERR lines do not always carry a code word; show them as sent.
             text = " ".join(x for x in (exc.code, exc.text) if x)
             return Outcome(name, error=f"ERR {text}", code=EXIT_FAILED)
-        except ProtocolError as exc:
+        except (ProtocolError, ValueError) as exc:  # ValueError: a number that is not one
             return Outcome(name, error=f"bad reply: {exc}", code=EXIT_SERVER)
         except TimeoutError:
             return Outcome(name, error="timed out", code=EXIT_CONNECT)

@@ -10,10 +10,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from geartool.client.admin import AdminClient
-from geartool.protocol import ProtocolError, ServerError
 from geartool.protocol.admin import JobRow
 from geartool.tui.model import ALL
-from geartool.tui.poller import describe
+from geartool.tui.poller import POLL_ERRORS, describe
 from geartool.tui.screens import ConfirmScreen, PromptScreen
 
 if TYPE_CHECKING:
@@ -106,7 +105,7 @@ class ActionsMixin:
             for server in servers:
                 try:
                     await app.poller.run_action(server, act)
-                except (OSError, ProtocolError, ServerError) as exc:
+                except POLL_ERRORS as exc:
                     app.notify(f"{server}: {describe(exc)}", severity="error")
                 else:
                     app.notify(f"{server}: {what}")
@@ -122,6 +121,6 @@ class ActionsMixin:
             try:
                 async with AdminClient(server, timeout=app.poller.timeout) as client:
                     out.extend((server, j) for j in await client.show_jobs())
-            except (OSError, ProtocolError, ServerError) as exc:
+            except POLL_ERRORS as exc:
                 app.notify(f"{server}: {describe(exc)}", severity="error")
         return out

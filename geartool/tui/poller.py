@@ -43,6 +43,11 @@ async def poll_once(client: AdminClient, server: str, clock: Clock = time.monoto
                     version, await client.uptime())
 
 
+# What a poll may fail with: no server, a slow one, an ERR, or a reply that does not parse
+# (ValueError: a number that is not one). Anything else is a bug and should be seen.
+POLL_ERRORS = (OSError, ProtocolError, ServerError, ValueError)
+
+
 def describe(exc: BaseException) -> str:
     """A short reason for the status line."""
     if isinstance(exc, TimeoutError):
@@ -61,7 +66,7 @@ async def poll_all(servers: list[str], timeout: float, clock: Clock = time.monot
         client = AdminClient(server, timeout=timeout)
         try:
             return await asyncio.wait_for(poll_once(client, server, clock), timeout)
-        except (OSError, ProtocolError, ServerError) as exc:
+        except POLL_ERRORS as exc:
             return describe(exc)
         finally:
             await client.close()
@@ -114,7 +119,7 @@ class Poller:
                                                   self.timeout)
                     version = snap.version
                     self.on_snapshot(snap)
-                except (OSError, ProtocolError, ServerError) as exc:
+                except POLL_ERRORS as exc:
                     await client.close()
                     version = None  # it may come back as another server
                     self.on_error(server, describe(exc), self.clock())

@@ -133,3 +133,24 @@ def test_actions_need_confirmation_and_read_only_removes_them() -> None:
             assert isinstance(ro.screen, FunctionScreen)  # no dialog on top of it
             assert not ro.screen.check_action("drop", ())
     asyncio.run(go())
+
+
+def test_maxqueue_limits_are_parsed_strictly() -> None:
+    from geartool.tui.actions import parse_limits
+    assert parse_limits("") == [] and parse_limits(" 7 ") == [7]
+    assert parse_limits("1 2 3") == [1, 2, 3] == parse_limits("1,2,3")
+    for bad in ("1 2", "x", "1 2 3 4"):
+        try:
+            parse_limits(bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"{bad!r} was accepted")
+
+    async def go() -> None:
+        app = fed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("m", "x", "enter")
+            await pilot.pause()
+            # A bad answer never reaches the confirmation (nor the server).
+            assert not isinstance(app.screen, (PromptScreen, ConfirmScreen))
+    asyncio.run(go())
