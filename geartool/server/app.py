@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import errno
+import gc
 import logging
 import signal
 import socket
@@ -42,7 +43,8 @@ class Server:
         self._executor = concurrent.futures.ThreadPoolExecutor(1, "geartool-store")
         self._stopped: asyncio.Event | None = None
         self._stopping = False
-        self.draining = False
+        self._drain_deadline = 0.0
+        self._shutdown_task: asyncio.Task[None] | None = None  # held so it is not collected
         self.addresses: list[tuple[str, int]] = []
 
     # ---- start -------------------------------------------------------------------------
@@ -104,7 +106,7 @@ class Server:
         if deadline is not None and (self._timer is None or deadline < self._timer_at):
             self._arm_timer(deadline)
         if core.shutdown_requested and not self._stopping:
-            asyncio.get_running_loop().create_task(
+            self._shutdown_task = asyncio.get_running_loop().create_task(
                 self.shutdown(graceful=core.shutdown_requested == "graceful"))
 
     def _arm_timer(self, deadline: float) -> None:
@@ -157,22 +159,34 @@ class Server:
         if self._stopping:
             return
         self._stopping = True
+        try:
+            await self._drain_and_close(graceful)
+        except Exception:  # never leave serve() waiting forever on a failed shutdown
+            log.exception("error during shutdown")
+        finally:
+            if self._stopped is not None:
+                self._stopped.set()
+
+    async def _drain_and_close(self, graceful: bool) -> None:
         for srv in self._listeners:
             srv.close()
         core = self.core
-        if graceful:
-            core.draining = True
-            deadline = time.monotonic() + self.config.graceful_timeout
-            while any(fn.running for fn in core.functions.values()):
-                if time.monotonic() > deadline:
+        self._drain_deadline = time.monotonic() + (
+            self.config.graceful_timeout if graceful else 0.0)
+        core.draining = True
+        while any(fn.running for fn in core.functions.values()):
+            if time.monotonic() >= self._drain_deadline:
+                if graceful:
                     log.warning("graceful shutdown timed out with jobs still running")
-                    break
-                await asyncio.sleep(0.05)
-        while self._committing:
+                break
+            await asyncio.sleep(0.05)
+        while self._committing and time.monotonic() < self._drain_deadline + 10:
             await asyncio.sleep(0.01)
         if self.store.pending():
+            jobs, core.uncommitted = core.uncommitted, []
             try:
                 self.store.write_batch(self.store.take_batch())
+                core.committed(jobs, None)
             except StoreError as exc:
                 log.error("%s", exc)
         for conn in list(core.conns.values()):
@@ -182,8 +196,6 @@ class Server:
         await asyncio.sleep(0)
         self.store.close()
         self._executor.shutdown(wait=False)
-        if self._stopped is not None:
-            self._stopped.set()
 
     async def serve(self) -> None:
         """Run until shutdown (admin command or signal)."""
@@ -198,15 +210,30 @@ class Server:
         await self._stopped.wait()
 
     def _on_signal(self, graceful: bool) -> None:
-        if self._stopping:  # a second signal: stop now
-            self.config.graceful_timeout = 0
+        if self._stopping:  # a second signal: stop waiting for running jobs
+            self._drain_deadline = 0.0
             return
         log.warning("signal received: draining running jobs, then stopping")
-        asyncio.get_running_loop().create_task(self.shutdown(graceful))
+        self._shutdown_task = asyncio.get_running_loop().create_task(self.shutdown(graceful))
+
+
+def tune_gc() -> None:
+    """Make the cyclic GC cheap for a server holding millions of long-lived job objects.
+
+    Jobs, connections and queues are freed by reference counting; cycles are rare (a closed
+    connection and its protocol object). With the default thresholds the collector rescans the
+    young generations every 700 allocations, which the profile showed costing about half of
+    the time per submitted job. Freezing start-up objects and collecting young objects every
+    50,000 allocations keeps cycles collected while removing that cost.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def run(config: ServerConfig) -> None:
     """Blocking entry point for the CLI; raises StartupError with a one-line message."""
+    tune_gc()
     try:
         import uvloop
     except ImportError:

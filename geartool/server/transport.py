@@ -12,7 +12,7 @@ import logging
 import socket
 from typing import TYPE_CHECKING
 
-from geartool.protocol import NEED_DATA, Decoder, Frame, RemoteProtocolError
+from geartool.protocol import Decoder, Frame, RemoteProtocolError
 
 from .admin import handle_admin
 from .model import Conn
@@ -64,14 +64,13 @@ class GearmanProtocol(asyncio.Protocol):
         decoder.feed(data)
         handle = core.handle
         try:
-            while True:
-                event = decoder.next_event()
-                if event is NEED_DATA:
-                    break
+            for event in decoder.events():
                 if type(event) is Frame:
                     handle(conn, event)
                 else:
                     handle_admin(core, conn, event.line)  # type: ignore[union-attr]
+            if decoder.error is not None:  # good requests before the bad one were served
+                raise decoder.error
         except RemoteProtocolError as exc:
             log.info("closing %s:%s: %s", conn.ip, conn.port, exc)
             if exc.code is not None:
