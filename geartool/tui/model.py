@@ -185,6 +185,10 @@ class Monitor:
     def update(self, snap: Snapshot) -> None:
         """Record a good poll; it clears the server's error."""
         state = self.servers.setdefault(snap.server, ServerState(snap.server))
+        if state.error is not None:
+            # Back after an outage, perhaps restarted with fresh counters: rates start over
+            # rather than spanning the gap. The sparkline keeps its history.
+            state.history.clear()
         state.history.append(snap)
         state.depth.append({s.function: s.waiting for s in snap.status})
         state.error = None

@@ -147,6 +147,9 @@ def test_stale_servers_and_aggregate() -> None:
     assert m.is_stale(A, 6.0)  # no fresh sample for longer than stale_after
     m.update(snap(B, 7.0, [StatusRow("f", 0, 0, 2)]))
     assert not m.is_stale(B, 7.0)
+    (f_b,) = m.rows(B, 7.0)
+    assert f_b.rate_in is None  # no rate across the outage
+    assert f_b.spark == [5, 0]  # but the queue-depth history survives it
 
 
 def test_workers_with_jobs_and_function_drilldown() -> None:
