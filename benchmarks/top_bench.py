@@ -11,7 +11,11 @@ Reported: top's own CPU (user+sys of this process / wall time), the time each re
 screen takes, key-press latency (a sort key while polling), and event-loop lag (how late a 50 ms
 timer fires: what the user feels as stutter).
 
-    python benchmarks/top_bench.py [--seconds 20] [--functions 1000] [--workers 1000]
+    python benchmarks/top_bench.py [--seconds 20] [--functions 1000] [--workers 1000] [--real]
+
+With ``--real`` the server is geartool's own (``geartool server --queue memory``), loaded by a
+separate process holding ``--workers`` real worker connections (CAN_DO for two functions each)
+and submitting 100 background jobs a second to random functions.
 """
 
 from __future__ import annotations
@@ -83,12 +87,52 @@ def serve(port: int, functions: int, workers: int) -> None:
     asyncio.run(main())
 
 
+# ---- load for the real server (child process) ------------------------------------------
+
+def load(port: int, functions: int, workers: int) -> None:
+    """Register ``workers`` worker connections and keep submitting background jobs."""
+    from geartool.protocol import PacketType, encode, req
+
+    names = [f"func_{i:04d}".encode() for i in range(functions)]
+    rng = random.Random(2)
+
+    async def main() -> None:
+        conns = []
+        for i in range(workers):
+            _, w = await asyncio.open_connection("127.0.0.1", port)
+            w.write(encode(req(PacketType.SET_CLIENT_ID, f"w-{i}".encode())) +
+                    encode(req(PacketType.CAN_DO, names[i % functions])) +
+                    encode(req(PacketType.CAN_DO, names[(i + 1) % functions])))
+            conns.append(w)
+        _, client = await asyncio.open_connection("127.0.0.1", port)
+        stop = asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        n = 0
+        while not stop.done():
+            for _ in range(100):
+                n += 1
+                client.write(encode(req(PacketType.SUBMIT_JOB_BG, rng.choice(names),
+                                        str(n).encode(), b"x")))
+            await asyncio.sleep(1.0)
+
+    asyncio.run(main())
+
+
 # ---- the measurement (parent) --------------------------------------------------------------
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_port(port: int) -> None:
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on 127.0.0.1:{port}")
 
 
 def cpu() -> float:
@@ -144,33 +188,45 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--functions", type=int, default=1000)
     p.add_argument("--workers", type=int, default=1000)
+    p.add_argument("--real", action="store_true", help="geartool's own server, real workers")
     p.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--load", type=int, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.serve:
         serve(a.serve, a.functions, a.workers)
         return
+    if a.load:
+        load(a.load, a.functions, a.workers)
+        return
     a.seconds = min(a.seconds, 120.0)  # bounded, whatever is asked
     port = free_port()
-    child = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--functions",
-                              str(a.functions), "--workers", str(a.workers)],
-                             stdin=subprocess.PIPE)
+    size = ["--functions", str(a.functions), "--workers", str(a.workers)]
+    children: list[subprocess.Popen[bytes]] = []
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        if a.real:
+            children.append(subprocess.Popen(
+                [sys.executable, "-m", "geartool", "server", "--port", str(port),
+                 "--queue", "memory"], cwd=ROOT, stdin=subprocess.PIPE))
+            wait_port(port)
+            children.append(subprocess.Popen([sys.executable, __file__, "--load", str(port),
+                                              *size], stdin=subprocess.PIPE))
+        else:
+            children.append(subprocess.Popen([sys.executable, __file__, "--serve", str(port),
+                                              *size], stdin=subprocess.PIPE))
+            wait_port(port)
         r = asyncio.run(measure(port, a.seconds, a.functions))
     finally:
-        assert child.stdin is not None
-        child.stdin.close()
-        try:
-            child.wait(5)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait(5)
-    print(f"geartool top, {a.functions} functions, {a.workers} workers, 1 s refresh, "
+        for child in reversed(children):  # ended by PID: stdin closed, then terminate
+            assert child.stdin is not None
+            child.stdin.close()
+            child.terminate()
+            try:
+                child.wait(5)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait(5)
+    what = "geartool server + real worker connections" if a.real else "fake admin server"
+    print(f"geartool top, {a.functions} functions, {a.workers} workers ({what}), 1 s refresh, "
           f"{r['wall']:.0f} s measured")
     print(f"  own CPU:         {r['cpu_pct']:.1f}% of one core (polling, parsing, model, render)")
     print(f"  screen refresh:  {r['renders']:.0f} refreshes, median {r['render_median_ms']:.1f} ms,"
