@@ -85,7 +85,8 @@ async def _workers(c: AdminClient) -> list[dict[str, Any]]:
         job = running.get((w.fd, w.ip))
         rows.append({"fd": w.fd, "ip": w.ip, "client_id": w.client_id,
                      "functions": list(w.functions), "job": job.handle if job else None,
-                     "job_function": job.function if job else None})
+                     "job_function": job.function if job else None,
+                     "job_seconds": job.seconds if job else None})
     return rows
 
 
@@ -97,7 +98,7 @@ def workers(server: ServerOpt = None, as_json: JsonOpt = False, timeout: Timeout
     """Worker connections, their functions, and the job each runs (geartool servers)."""
     out = run_all(server, timeout, _workers)
     cols = [("fd", "FD"), ("ip", "IP"), ("client_id", "ID"), ("functions", "FUNCTIONS"),
-            ("job", "RUNNING")]
+            ("job", "RUNNING"), ("job_function", "OF"), ("job_seconds", "FOR(s)")]
     print_rows(out, as_json, lambda v: [r for r in v if show_all or r["functions"]], cols,
                lambda v: f"{sum(1 for r in v if r['functions'])} workers")
 
