@@ -43,6 +43,7 @@ class AdminClient:
 
     @property
     def connected(self) -> bool:
+        """Whether the connection is open (it is opened on demand by every command)."""
         return self._writer is not None and not self._writer.is_closing()
 
     async def connect(self) -> None:
@@ -55,6 +56,7 @@ class AdminClient:
         self._decoder = Decoder(max_line=MAX_REPLY_LINE)
 
     async def close(self) -> None:
+        """Close the connection; harmless when already closed."""
         writer, self._writer, self._reader = self._writer, None, None
         if writer is not None:
             writer.close()
@@ -130,27 +132,35 @@ class AdminClient:
     # ---- typed commands -----------------------------------------------------------------
 
     async def status(self) -> list[A.StatusRow]:
+        """``status``: per function total, running and registered workers."""
         return A.parse_status(await self.rows("status"))
 
     async def priority_status(self) -> list[A.PriorityStatusRow]:
+        """``prioritystatus`` (gearmand 1.1.15+): queued jobs per priority."""
         return A.parse_priority_status(await self.rows("prioritystatus"))
 
     async def workers(self) -> list[A.WorkerRow]:
+        """``workers``: every connection (clients and admin sessions too)."""
         return A.parse_workers(await self.rows("workers"))
 
     async def show_jobs(self) -> list[A.JobRow]:
+        """``show jobs``: every job the server holds."""
         return A.parse_jobs(await self.rows("show jobs"))
 
     async def show_unique_jobs(self) -> list[str]:
+        """``show unique jobs``: the unique id of every job ("" when it has none)."""
         return await self.rows("show unique jobs")
 
     async def cancel_job(self, handle: str) -> None:
+        """``cancel job``; ServerError UNKNOWN_JOB when the server does not hold it."""
         await self.line(f"cancel job {_word(handle)}")
 
     async def create_function(self, function: str) -> None:
+        """``create function``: an empty function."""
         await self.line(f"create function {_word(function)}")
 
     async def drop_function(self, function: str) -> None:
+        """``drop function``; ServerError while it has workers or running jobs."""
         await self.line(f"drop function {_word(function)}")
 
     async def maxqueue(self, function: str, *limits: int) -> None:
@@ -160,28 +170,35 @@ class AdminClient:
         await self.line(" ".join(["maxqueue", _word(function), *map(str, map(int, limits))]))
 
     async def version(self) -> str:
+        """The server's version (geartool's starts with ``geartool-``)."""
         return await self.line("version")
 
     async def getpid(self) -> int:
+        """The server's process id."""
         return int(await self.line("getpid"))
 
     async def verbose(self) -> str:
+        """The server's log level name."""
         return await self.line("verbose")
 
     async def shutdown(self, graceful: bool = False) -> None:
+        """``shutdown [graceful]``; gearmand 1.1.15+ answers UNKNOWN_COMMAND."""
         await self.line("shutdown graceful" if graceful else "shutdown")
 
     # ---- geartool extensions: None where the server does not know them -----------------
 
     async def stats(self) -> list[A.StatsRow] | None:
+        """geartool's counters and oldest waiting age per function; None on gearmand."""
         rows = await self._extension_rows("stats")
         return None if rows is None else A.parse_stats(rows)
 
     async def running(self) -> list[A.RunningRow] | None:
+        """geartool's list of running jobs and their workers; None on gearmand."""
         rows = await self._extension_rows("running")
         return None if rows is None else A.parse_running(rows)
 
     async def uptime(self) -> float | None:
+        """Seconds since the geartool server started; None on gearmand."""
         if "uptime" in self.missing:
             return None
         try:

@@ -51,4 +51,5 @@ def snapshot_json(snap: Snapshot) -> dict[str, Any]:
 
 
 def failure_json(server: str, error: str) -> dict[str, Any]:
+    """The entry of a server that could not be polled."""
     return {"server": server, "ok": False, "error": error}

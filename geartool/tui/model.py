@@ -90,6 +90,7 @@ class ServerState:
 
     @property
     def last(self) -> Snapshot | None:
+        """The newest good sample, if any."""
         return self.history[-1] if self.history else None
 
 
@@ -160,6 +161,7 @@ def format_age(seconds: float | None) -> str:
 
 
 def format_rate(rate: float | None, exact: bool) -> str:
+    """Jobs/s for a cell; ``~`` marks a rate inferred from queue depth."""
     if rate is None:
         return "-"
     text = f"{rate:.1f}" if rate < 100 else f"{rate:.0f}"
@@ -204,11 +206,13 @@ class Monitor:
             state.failed_at = now
 
     def is_stale(self, server: str, now: float) -> bool:
+        """Whether the server's last poll failed or its data is older than stale_after."""
         state = self.servers[server]
         last = state.last
         return state.error is not None or last is None or now - last.taken > self.stale_after
 
     def live_servers(self, now: float) -> list[str]:
+        """Servers with fresh data, in the order given."""
         return [s for s in self.servers if not self.is_stale(s, now)]
 
     # ---- function rows -------------------------------------------------------------------

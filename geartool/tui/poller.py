@@ -95,14 +95,17 @@ class Poller:
         self.clients = {s: AdminClient(s, timeout=timeout) for s in servers}
 
     def start(self) -> None:
+        """Start one polling task per server (in the running event loop)."""
         self._tasks = [asyncio.create_task(self._loop(s), name=f"poll {s}")
                        for s in self.servers]
 
     def poll_now(self) -> None:
+        """Poll every server at once instead of at the next tick."""
         for event in self._wake.values():
             event.set()
 
     async def stop(self) -> None:
+        """Cancel the polling tasks and close their connections."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

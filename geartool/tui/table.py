@@ -84,13 +84,16 @@ class FastTable(ScrollView, can_focus=True):
 
     @property
     def row_count(self) -> int:
+        """Number of rows shown."""
         return len(self._keys)
 
     @property
     def current_key(self) -> str | None:
+        """Key of the row under the cursor."""
         return self.key_at(self.cursor_row)
 
     def key_at(self, index: int) -> str | None:
+        """Key of the row at ``index``, or None past the end."""
         return self._keys[index] if 0 <= index < len(self._keys) else None
 
     def show(self, rows: Sequence[tuple[str, Cells]]) -> None:
@@ -116,6 +119,7 @@ class FastTable(ScrollView, can_focus=True):
         self.refresh()
 
     def move_cursor(self, row: int) -> None:
+        """Put the cursor on ``row`` (clamped) and scroll it into view."""
         self.cursor_row = max(0, min(row, len(self._keys) - 1))
         self._scroll_to_cursor()
         self.refresh()
@@ -145,6 +149,7 @@ class FastTable(ScrollView, can_focus=True):
         return Strip(segments)
 
     def render_line(self, y: int) -> Strip:
+        """Line ``y`` of the widget: the header, or a data row at the scroll offset."""
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
         base = self.rich_style

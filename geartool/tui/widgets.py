@@ -49,6 +49,7 @@ _WIDTHS = {k: w or 0 for k, _, w in FUNCTION_COLUMNS}
 
 
 def job_text(job: RunningRow | None) -> str:
+    """A running job as one cell: handle, function, how long it has run."""
     if job is None:
         return "-"
     return f"{job.handle} {job.function} {format_age(job.seconds)}"
@@ -94,4 +95,5 @@ def worker_rows(views: Sequence[WorkerView], with_server: bool) -> list[tuple[st
 
 
 def worker_columns(with_server: bool) -> list[tuple[str, str, int | None]]:
+    """Columns of the workers table."""
     return ([("server", "SERVER", None)] if with_server else []) + WORKER_COLUMNS
