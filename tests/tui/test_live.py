@@ -195,3 +195,12 @@ def test_drill_down_shows_running_jobs_where_the_server_says(any_server: tuple[s
                 await pilot.press("escape")
                 assert not isinstance(app.screen, FunctionScreen)
         asyncio.run(go())
+
+
+def test_top_usage_errors() -> None:
+    bad = _top_once("127.0.0.1:notaport")
+    assert bad.returncode == 2 and "bad port" in bad.stderr and "Traceback" not in bad.stderr
+    lone = subprocess.run([sys.executable, "-m", "geartool", "top", "--json", "-s", "x:1"],
+                          capture_output=True, text=True, timeout=60,
+                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    assert lone.returncode == 2 and "--json needs --once" in lone.stderr
