@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import random
 import resource
@@ -140,10 +141,11 @@ def cpu() -> float:
     return u.ru_utime + u.ru_stime
 
 
-async def measure(port: int, seconds: float, functions: int) -> dict[str, float]:
+async def measure(port: int, seconds: float, functions: int, tune: bool = True
+                  ) -> dict[str, float]:
     from geartool.tui.app import make_app
 
-    app = make_app([f"127.0.0.1:{port}"], interval=1.0, timeout=2.0)
+    app = make_app([f"127.0.0.1:{port}"], interval=1.0, timeout=2.0, tune_gc=tune)
     renders: list[float] = []
     original = app.render_now
 
@@ -155,6 +157,14 @@ async def measure(port: int, seconds: float, functions: int) -> dict[str, float]
 
     lags: list[float] = []
     keys: list[float] = []
+    gc_time = [0.0, 0.0]  # total seconds, start of the collection running now
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            gc_time[1] = time.perf_counter()
+        else:
+            gc_time[0] += time.perf_counter() - gc_time[1]
+    gc.callbacks.append(on_gc)
     async with app.run_test(size=(160, 50)) as pilot:
         deadline = time.monotonic() + 15
         while len(app.functions_table._keys) < functions and time.monotonic() < deadline:
@@ -162,6 +172,7 @@ async def measure(port: int, seconds: float, functions: int) -> dict[str, float]
         if len(app.functions_table._keys) < functions:
             raise SystemExit("top never showed the fake server's functions")
         renders.clear()
+        gc_time[0] = 0.0
         c0, w0 = cpu(), time.monotonic()
         next_key = w0 + 0.5
         while (now := time.monotonic()) - w0 < seconds:
@@ -174,7 +185,9 @@ async def measure(port: int, seconds: float, functions: int) -> dict[str, float]
                 keys.append(time.perf_counter() - t)
                 next_key = now + 2.0
         c1, w1 = cpu(), time.monotonic()
-    return {"cpu_pct": 100 * (c1 - c0) / (w1 - w0), "wall": w1 - w0,
+    gc.callbacks.remove(on_gc)
+    return {"gc_pct": 100 * gc_time[0] / (w1 - w0), "cpu_pct": 100 * (c1 - c0) / (w1 - w0),
+            "wall": w1 - w0,
             "renders": len(renders), "render_median_ms": 1000 * statistics.median(renders),
             "render_max_ms": 1000 * max(renders),
             "key_median_ms": 1000 * statistics.median(keys), "key_max_ms": 1000 * max(keys),
@@ -189,6 +202,8 @@ def main() -> None:
     p.add_argument("--functions", type=int, default=1000)
     p.add_argument("--workers", type=int, default=1000)
     p.add_argument("--real", action="store_true", help="geartool's own server, real workers")
+    p.add_argument("--default-gc", action="store_true",
+                   help="leave the collector as Python sets it (what the CLI tunes)")
     p.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     p.add_argument("--load", type=int, help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -214,7 +229,7 @@ def main() -> None:
             children.append(subprocess.Popen([sys.executable, __file__, "--serve", str(port),
                                               *size], stdin=subprocess.PIPE))
             wait_port(port)
-        r = asyncio.run(measure(port, a.seconds, a.functions))
+        r = asyncio.run(measure(port, a.seconds, a.functions, not a.default_gc))
     finally:
         for child in reversed(children):  # ended by PID: stdin closed, then terminate
             assert child.stdin is not None
@@ -228,7 +243,8 @@ def main() -> None:
     what = "geartool server + real worker connections" if a.real else "fake admin server"
     print(f"geartool top, {a.functions} functions, {a.workers} workers ({what}), 1 s refresh, "
           f"{r['wall']:.0f} s measured")
-    print(f"  own CPU:         {r['cpu_pct']:.1f}% of one core (polling, parsing, model, render)")
+    print(f"  own CPU:         {r['cpu_pct']:.1f}% of one core (polling, parsing, model, render;"
+          f" {r['gc_pct']:.1f}% in garbage collection)")
     print(f"  screen refresh:  {r['renders']:.0f} refreshes, median {r['render_median_ms']:.1f} ms,"
           f" max {r['render_max_ms']:.1f} ms")
     print(f"  key press (s):   median {r['key_median_ms']:.1f} ms, max {r['key_max_ms']:.1f} ms")

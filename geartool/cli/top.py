@@ -50,7 +50,8 @@ def top(
         die("top needs a terminal; for scripts use: geartool top --once --json", EXIT_USAGE)
     from geartool.tui.app import make_app
 
-    make_app(servers, interval=interval, timeout=timeout, read_only=read_only).run()
+    make_app(servers, interval=interval, timeout=timeout, read_only=read_only,
+             tune_gc=True).run()
 
 
 def _once(servers: list[str], timeout: float, as_json: bool) -> int:
