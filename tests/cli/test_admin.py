@@ -179,3 +179,15 @@ def test_cli_help_does_not_load_textual() -> None:
     code = ("import sys; from geartool.cli import app; "
             "assert 'textual' not in sys.modules, 'textual loaded'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+
+
+def test_table_alignment() -> None:
+    from geartool.cli.admin_run import render_table
+    out = render_table([("f", "FUNCTION"), ("n", "N"), ("b", "OK"), ("x", "X")],
+                       [{"f": "a", "n": 5, "b": True, "x": None},
+                        {"f": "longer", "n": 12345, "b": False, "x": 1.25}])
+    assert out.splitlines() == [
+        "FUNCTION      N  OK   X",
+        "a             5  yes  -",
+        "longer    12345  no   1.2",
+    ]
