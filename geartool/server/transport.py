@@ -44,7 +44,8 @@ class GearmanProtocol(asyncio.Protocol):
         self.closing = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+        tr: asyncio.Transport = transport  # type: ignore[assignment]  # uvloop's: no subclass
+        self.transport = tr
         sock = transport.get_extra_info("socket")
         peer = transport.get_extra_info("peername") or ("?", 0)
         ip, port = str(peer[0]), int(peer[1]) if len(peer) > 1 else 0
@@ -53,7 +54,7 @@ class GearmanProtocol(asyncio.Protocol):
         fd = sock.fileno() if sock is not None else id(self)
         self.conn = self.core.connect(fd, ip, port, loopback=_is_loopback(ip))
         self.conn.extra = self
-        transport.set_write_buffer_limits(high=4 * 1024 * 1024)
+        tr.set_write_buffer_limits(high=4 * 1024 * 1024)
 
     def data_received(self, data: bytes) -> None:
         conn = self.conn
@@ -75,6 +76,7 @@ class GearmanProtocol(asyncio.Protocol):
             log.info("closing %s:%s: %s", conn.ip, conn.port, exc)
             if exc.code is not None:
                 core.error(conn, exc.code, exc.text)
+            flush([conn])  # now: the deferred flush would come after the close
             self.server.after_batch()
             self.close()
             return
