@@ -105,7 +105,7 @@ def workers(server: ServerOpt = None, as_json: JsonOpt = False, timeout: Timeout
 
 @admin.command()
 def jobs(server: ServerOpt = None, as_json: JsonOpt = False, timeout: TimeoutOpt = 5.0) -> None:
-    """Jobs the server holds (``show jobs``): handle, retries, ignored, persisted."""
+    """Jobs the server holds (show jobs): handle, retries, ignored, persisted."""
     async def act(c: AdminClient) -> list[dict[str, Any]]:
         return [asdict(j) for j in await c.show_jobs()]
     print_rows(run_all(server, timeout, act), as_json, lambda v: v,
@@ -116,7 +116,7 @@ def jobs(server: ServerOpt = None, as_json: JsonOpt = False, timeout: TimeoutOpt
 @admin.command("unique-jobs")
 def unique_jobs(server: ServerOpt = None, as_json: JsonOpt = False,
                 timeout: TimeoutOpt = 5.0) -> None:
-    """Unique ids of the jobs the server holds (``show unique jobs``)."""
+    """Unique ids of the jobs the server holds (show unique jobs)."""
     async def act(c: AdminClient) -> list[dict[str, Any]]:
         return [{"unique": u} for u in await c.show_unique_jobs()]
     print_rows(run_all(server, timeout, act), as_json, lambda v: v, [("unique", "UNIQUE")])
