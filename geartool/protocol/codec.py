@@ -83,6 +83,18 @@ class Decoder:
                 return out
             out.append(ev)  # type: ignore[arg-type]
 
+    def reset(self) -> bytes:
+        """Drop the framing: return every unconsumed byte and make the decoder usable again.
+
+        For tools that resynchronise on a damaged stream (the pcap decoder). After a
+        RemoteProtocolError the returned bytes start at the packet that could not be parsed.
+        """
+        rest = bytes(self._buf[self._pos:])
+        self._buf = bytearray()
+        self._pos = 0
+        self._broken = None
+        return rest
+
     def _next(self) -> Event | _NeedData:
         buf = self._buf
         pos = self._pos

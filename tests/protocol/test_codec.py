@@ -158,3 +158,21 @@ def test_random_bytes_never_crash(data: bytes) -> None:
             assert isinstance(ev, Frame | AdminLine)
     except RemoteProtocolError:
         pass
+
+
+def test_reset_returns_unconsumed_bytes_and_recovers() -> None:
+    import pytest
+
+    from geartool.protocol import Decoder, RemoteProtocolError
+    from geartool.protocol.frames import pack_bytes
+
+    d = Decoder()
+    good = pack_bytes(b"\0REQ", 9, [])
+    d.feed(good + b"\0XYZ" + bytes(8))
+    assert d.next_event().type == 9  # type: ignore[union-attr]
+    with pytest.raises(RemoteProtocolError):
+        d.next_event()
+    assert d.reset() == b"\0XYZ" + bytes(8)
+    d.feed(good)
+    assert d.next_event().type == 9  # type: ignore[union-attr]
+    assert d.buffered == 0
