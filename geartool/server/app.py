@@ -1,0 +1,218 @@
+"""Server lifecycle: open the store, replay it, listen, serve, commit in batches, drain, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import errno
+import logging
+import signal
+import socket
+import time
+
+from .admin import VERSION
+from .config import ServerConfig
+from .core import Core
+from .store import Store, StoreError, open_store
+from .store.base import Batch
+from .transport import GearmanProtocol, flush, set_keepalive
+
+log = logging.getLogger("geartool.server")
+
+
+class StartupError(Exception):
+    """The server cannot start; the message is one line for the user."""
+
+
+class Server:
+    """One geartool job server: a Core, its store, and the listening sockets."""
+
+    def __init__(self, config: ServerConfig, store: Store | None = None) -> None:
+        self.config = config
+        try:
+            self.store = store if store is not None else open_store(config.queue, config.port)
+        except StoreError as exc:
+            raise StartupError(str(exc)) from exc
+        self.core = Core(config, self.store)
+        self._listeners: list[asyncio.AbstractServer] = []
+        self._committing = False
+        self._commit_retry: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, "geartool-store")
+        self._stopped: asyncio.Event | None = None
+        self._stopping = False
+        self.draining = False
+        self.addresses: list[tuple[str, int]] = []
+
+    # ---- start -------------------------------------------------------------------------
+
+    def replay(self) -> int:
+        """Queue every stored job again; duplicates coalesce, nothing aborts start-up."""
+        try:
+            rows = self.store.load()
+        except StoreError as exc:
+            raise StartupError(str(exc)) from exc
+        count = self.core.replay(rows)
+        if rows:
+            log.warning("replayed %d background jobs from the queue (%d duplicates merged)",
+                        count, len(rows) - count)
+        return count
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        self.replay()
+        self.core.started = self.core.clock()
+        for host in self.config.listen:
+            try:
+                srv = await loop.create_server(
+                    lambda: GearmanProtocol(self), host, self.config.port,
+                    backlog=self.config.backlog, reuse_address=True)
+            except OSError as exc:
+                await self.close_listeners()
+                reason = ("address already in use" if exc.errno == errno.EADDRINUSE
+                          else exc.strerror or str(exc))
+                raise StartupError(f"cannot listen on {host}:{self.config.port}: {reason}") \
+                    from exc
+            self._listeners.append(srv)
+            for sock in srv.sockets:
+                addr = sock.getsockname()
+                self.addresses.append((str(addr[0]), int(addr[1])))
+        log.warning("%s listening on %s", VERSION,
+                    ", ".join(f"{h}:{p}" for h, p in self.addresses))
+
+    def tune_socket(self, sock: socket.socket) -> None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.config.keepalive:
+                set_keepalive(sock, self.config.keepalive_idle, self.config.keepalive_interval,
+                              self.config.keepalive_count)
+        except OSError:
+            pass
+
+    # ---- the end of every batch of events ----------------------------------------------
+
+    def after_batch(self) -> None:
+        core = self.core
+        if core.dirty:
+            dirty, core.dirty = core.dirty, []
+            flush(dirty)
+        if not self._committing and self._commit_retry is None and self.store.pending():
+            self._start_commit()
+        deadline = core.next_deadline()
+        if deadline is not None and (self._timer is None or deadline < self._timer_at):
+            self._arm_timer(deadline)
+        if core.shutdown_requested and not self._stopping:
+            asyncio.get_running_loop().create_task(
+                self.shutdown(graceful=core.shutdown_requested == "graceful"))
+
+    def _arm_timer(self, deadline: float) -> None:
+        loop = asyncio.get_running_loop()
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        delay = max(0.0, deadline - time.time())
+        self._timer = loop.call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.core.tick()
+        self.after_batch()
+
+    def _start_commit(self) -> None:
+        batch = self.store.take_batch()
+        jobs, self.core.uncommitted = self.core.uncommitted, []
+        self._committing = True
+        loop = asyncio.get_running_loop()
+        fut = loop.run_in_executor(self._executor, self.store.write_batch, batch)
+        fut.add_done_callback(lambda f: self._commit_done(f, jobs, batch))
+
+    def _commit_done(self, fut: asyncio.Future[None], jobs: list, batch: Batch) -> None:
+        self._committing = False
+        exc = fut.exception()
+        error = None
+        if exc is not None:
+            error = str(exc)
+            log.error("%s; %d submits refused, retrying deletes in 1 s", error, len(jobs))
+            for job_id in batch.removes:  # keep trying to forget finished jobs
+                self.store.remove(job_id)
+            self._commit_retry = asyncio.get_running_loop().call_later(1.0, self._retry_commit)
+        self.core.committed(jobs, error)
+        self.after_batch()
+
+    def _retry_commit(self) -> None:
+        self._commit_retry = None
+        self.after_batch()
+
+    # ---- stop ---------------------------------------------------------------------------
+
+    async def close_listeners(self) -> None:
+        for srv in self._listeners:
+            srv.close()
+        self._listeners = []
+
+    async def shutdown(self, graceful: bool = True) -> None:
+        """Stop accepting; when graceful, let running jobs finish (bounded); keep the queue."""
+        if self._stopping:
+            return
+        self._stopping = True
+        for srv in self._listeners:
+            srv.close()
+        core = self.core
+        if graceful:
+            core.draining = True
+            deadline = time.monotonic() + self.config.graceful_timeout
+            while any(fn.running for fn in core.functions.values()):
+                if time.monotonic() > deadline:
+                    log.warning("graceful shutdown timed out with jobs still running")
+                    break
+                await asyncio.sleep(0.05)
+        while self._committing:
+            await asyncio.sleep(0.01)
+        if self.store.pending():
+            try:
+                self.store.write_batch(self.store.take_batch())
+            except StoreError as exc:
+                log.error("%s", exc)
+        for conn in list(core.conns.values()):
+            proto = conn.extra
+            if proto is not None:
+                proto.close()
+        await asyncio.sleep(0)
+        self.store.close()
+        self._executor.shutdown(wait=False)
+        if self._stopped is not None:
+            self._stopped.set()
+
+    async def serve(self) -> None:
+        """Run until shutdown (admin command or signal)."""
+        await self.start()
+        loop = asyncio.get_running_loop()
+        for sig, graceful in ((signal.SIGTERM, True), (signal.SIGINT, True)):
+            try:
+                loop.add_signal_handler(sig, self._on_signal, graceful)
+            except (NotImplementedError, RuntimeError):
+                pass
+        assert self._stopped is not None
+        await self._stopped.wait()
+
+    def _on_signal(self, graceful: bool) -> None:
+        if self._stopping:  # a second signal: stop now
+            self.config.graceful_timeout = 0
+            return
+        log.warning("signal received: draining running jobs, then stopping")
+        asyncio.get_running_loop().create_task(self.shutdown(graceful))
+
+
+def run(config: ServerConfig) -> None:
+    """Blocking entry point for the CLI; raises StartupError with a one-line message."""
+    try:
+        import uvloop
+    except ImportError:
+        uvloop = None
+    server = Server(config)
+    if uvloop is not None:
+        uvloop.run(server.serve())
+    else:
+        asyncio.run(server.serve())

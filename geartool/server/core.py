@@ -1,0 +1,579 @@
+"""The pure scheduler: every Gearman request's effect on jobs, queues and connections.
+
+No sockets, no asyncio, no files. Replies are appended to ``conn.out`` and the connection is put
+on ``dirty`` for the transport to flush; durable writes go to a store object that only buffers
+them; time comes from an injected clock. Behaviour is gearmand 1.1.x on the wire plus the fixes
+listed in PROTOCOL.md (global priority with round robin, epoch wake-ups, per-job timeouts, ...).
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from geartool.protocol import Frame, Magic, PacketType
+from geartool.protocol.errors import ErrorCode, RemoteProtocolError
+from geartool.protocol.frames import pack_bytes
+from geartool.protocol.spec import BACKGROUND_SUBMITS, MAGIC_RES, SUBMIT_PRIORITY
+
+from .config import MAX_CLIENT_ID, MAX_UNIQUE, ServerConfig
+from .model import Conn, Function, Job, PendingReply, Registration
+from .store.base import NullStore, Store, StoredJob
+
+log = logging.getLogger("geartool.server")
+P = PacketType
+
+
+def _res(ptype: int, *args: bytes) -> bytes:
+    return pack_bytes(MAGIC_RES, ptype, args)
+
+
+NOOP = _res(P.NOOP)
+NO_JOB = _res(P.NO_JOB)
+_NOT_FOUND_TEXT = {
+    P.WORK_DATA: b"Job does not exist on server",
+    P.WORK_WARNING: b"Job does not exist on server",
+    P.WORK_EXCEPTION: b"An exception was received for a job that does not exist",
+}
+
+
+def parse_strtoll(value: bytes) -> int:
+    """C strtoll semantics as gearmand applies them to epoch times: garbage parses as 0."""
+    text = value.lstrip(b" \t\n\r\f\v")
+    sign = 1
+    if text[:1] in (b"+", b"-"):
+        sign = -1 if text[:1] == b"-" else 1
+        text = text[1:]
+    digits = 0
+    while digits < len(text) and 48 <= text[digits] <= 57:
+        digits += 1
+    number = int(text[:digits]) * sign if digits else 0
+    if not -(2**63) <= number < 2**63:
+        raise RemoteProtocolError("epoch time out of range", code=None)
+    return number
+
+
+class Core:
+    """All job state of one server, driven by frames, admin lines and the clock."""
+
+    def __init__(self, config: ServerConfig | None = None, store: Store | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.config = config or ServerConfig(queue="memory")
+        self.store: Store = store or NullStore()
+        self.clock = clock
+        self.started = clock()
+        self.functions: dict[bytes, Function] = {}
+        self.jobs: dict[bytes, Job] = {}
+        self.conns: dict[int, Conn] = {}
+        self.dirty: list[Conn] = []
+        self._prefix = self.config.job_handle_prefix.encode() + b":"
+        self._handle_seq = 0
+        self._timers: list[tuple[float, int, Job]] = []  # CAN_DO_TIMEOUT deadlines
+        self._epochs: list[tuple[float, int, Job]] = []  # epoch jobs not yet due
+        self._seq = 0
+        self.uncommitted: list[Job] = []
+        self.shutdown_requested: str | None = None
+        self.draining = False  # graceful shutdown: hand out no new jobs
+        self._dispatch: dict[PacketType, Callable[[Conn, Frame], None]] = {
+            P.CAN_DO: self._can_do, P.CAN_DO_TIMEOUT: self._can_do,
+            P.CANT_DO: self._cant_do, P.RESET_ABILITIES: self._reset_abilities,
+            P.PRE_SLEEP: self._pre_sleep, P.GRAB_JOB: self._grab, P.GRAB_JOB_UNIQ: self._grab,
+            P.GRAB_JOB_ALL: self._grab, P.GET_STATUS: self._get_status,
+            P.GET_STATUS_UNIQUE: self._get_status_unique, P.ECHO_REQ: self._echo,
+            P.SET_CLIENT_ID: self._set_client_id, P.OPTION_REQ: self._option,
+        }
+        for ptype in SUBMIT_PRIORITY:
+            self._dispatch[ptype] = self._submit
+        for ptype in (P.WORK_DATA, P.WORK_WARNING, P.WORK_STATUS, P.WORK_COMPLETE, P.WORK_FAIL,
+                      P.WORK_EXCEPTION):
+            self._dispatch[ptype] = self._work
+
+    # ---- connections -----------------------------------------------------------------
+
+    def connect(self, cid: int, ip: str, port: int = 0, loopback: bool = True) -> Conn:
+        conn = Conn(cid, ip, port, exceptions=self.config.exceptions, loopback=loopback)
+        self.conns[cid] = conn
+        return conn
+
+    def disconnect(self, conn: Conn) -> None:
+        """Forget a connection: its running jobs are requeued, its waits abandoned."""
+        if conn.closed:
+            return
+        conn.closed = True
+        self.conns.pop(conn.id, None)
+        for reg in conn.registrations:
+            self._drop_registration(reg)
+        conn.registrations = []
+        for job in conn.listening:
+            job.listeners = [c for c in job.listeners if c is not conn]
+            if not job.listeners and not job.background:
+                self._abandon(job)
+        conn.listening = {}
+        conn.out.clear()
+
+    def send(self, conn: Conn, data: bytes) -> None:
+        conn.out.append(data)
+        self.dirty.append(conn)
+
+    def error(self, conn: Conn, code: str, text: bytes | str) -> None:
+        raw = text.encode() if isinstance(text, str) else text
+        self.send(conn, _res(P.ERROR, code.encode(), raw))
+
+    # ---- packets -------------------------------------------------------------------------
+
+    def handle(self, conn: Conn, frame: Frame) -> None:
+        """Apply one binary request. Raises RemoteProtocolError when the peer must be cut off."""
+        if frame.magic is not Magic.REQ:
+            self.error(conn, ErrorCode.INVALID_MAGIC, "Request magic expected")
+            return
+        handler = self._dispatch.get(frame.type)
+        if handler is None:
+            self.error(conn, ErrorCode.INVALID_COMMAND, "Command not expected")
+            return
+        handler(conn, frame)
+
+    def function(self, name: bytes) -> Function:
+        fn = self.functions.get(name)
+        if fn is None:
+            fn = self.functions[name] = Function(name)
+        return fn
+
+    def _echo(self, conn: Conn, frame: Frame) -> None:
+        self.send(conn, _res(P.ECHO_RES, frame.args[0]))
+
+    def _set_client_id(self, conn: Conn, frame: Frame) -> None:
+        conn.client_id = frame.args[0][:MAX_CLIENT_ID] or b"-"
+
+    def _option(self, conn: Conn, frame: Frame) -> None:
+        if frame.args[0].lower() == b"exceptions":
+            conn.exceptions = True
+            self.send(conn, _res(P.OPTION_RES, frame.args[0]))
+        else:
+            self.error(conn, ErrorCode.UNKNOWN_OPTION, "Server does not recognize given option")
+
+    # ---- workers: abilities, sleep, grab ---------------------------------------------
+
+    def _can_do(self, conn: Conn, frame: Frame) -> None:
+        timeout = 0
+        if frame.type is P.CAN_DO_TIMEOUT:
+            raw = frame.args[1]
+            if len(raw) > 20:
+                raise RemoteProtocolError("CAN_DO_TIMEOUT value too long", code=None)
+            timeout = parse_strtoll(raw)
+            if 0 < timeout < 1000:
+                timeout = 1000  # gearmand's minimum: one second
+        fn = self.function(frame.args[0])
+        reg = Registration(conn, fn, max(timeout, 0))
+        conn.registrations.insert(0, reg)  # most recent CAN_DO first, as gearmand lists them
+        conn.admin_only = False
+        fn.workers.append(reg)
+        if conn.sleeping:
+            fn.sleepers[conn] = None
+
+    def _cant_do(self, conn: Conn, frame: Frame) -> None:
+        keep = []
+        for reg in conn.registrations:
+            if reg.function.name == frame.args[0]:
+                self._drop_registration(reg)
+            else:
+                keep.append(reg)
+        conn.registrations = keep
+
+    def _reset_abilities(self, conn: Conn, frame: Frame) -> None:
+        for reg in conn.registrations:
+            self._drop_registration(reg)
+        conn.registrations = []
+
+    def _drop_registration(self, reg: Registration) -> None:
+        fn = reg.function
+        fn.sleepers.pop(reg.conn, None)
+        try:
+            fn.workers.remove(reg)
+        except ValueError:
+            pass
+        jobs, reg.jobs = reg.jobs, []
+        for job in jobs:
+            self._requeue(job, "worker lost")
+
+    def _runnable(self, conn: Conn) -> bool:
+        for reg in conn.registrations:
+            q = reg.function.queues
+            if q[0] or q[1] or q[2]:
+                return True
+        return False
+
+    def _pre_sleep(self, conn: Conn, frame: Frame) -> None:
+        if self._runnable(conn):
+            self.send(conn, NOOP)
+            return
+        if not conn.sleeping:
+            conn.sleeping = True
+            for reg in conn.registrations:
+                reg.function.sleepers[conn] = None
+
+    def _wake(self, fn: Function) -> None:
+        """NOOP sleeping workers of a function that has new work (at most --worker-wakeup)."""
+        sleepers = fn.sleepers
+        if not sleepers:
+            return
+        limit = self.config.worker_wakeup or len(sleepers)
+        sent = 0
+        while sleepers and sent < limit:
+            conn = next(iter(sleepers))
+            del sleepers[conn]
+            if conn.sleeping and not conn.noop_sent and not conn.closed:
+                conn.noop_sent = True
+                self.send(conn, NOOP)
+                sent += 1
+
+    def _grab(self, conn: Conn, frame: Frame) -> None:
+        conn.sleeping = False
+        conn.noop_sent = False
+        if self.draining:
+            self.send(conn, NO_JOB)
+            return
+        regs = conn.registrations
+        for prio in (0, 1, 2):
+            for i, reg in enumerate(regs):
+                queue = reg.function.queues[prio]
+                while queue:
+                    job = queue.popleft()
+                    fn = job.function
+                    fn.waiting[prio] -= 1
+                    job.queued = False
+                    if job.ignore:
+                        self._finish(job)  # abandoned or cancelled: reaped here, never run
+                        continue
+                    if len(regs) > 1:
+                        regs.append(regs.pop(i))  # round robin across this worker's functions
+                    self._assign(conn, reg, job, frame.type)
+                    return
+        self.send(conn, NO_JOB)
+
+    def _assign(self, conn: Conn, reg: Registration, job: Job, grab: PacketType) -> None:
+        fn = job.function
+        fn.running += 1
+        job.worker = reg
+        reg.jobs.append(job)
+        now = self.clock()
+        job.assigned_at = now
+        if reg.timeout_ms > 0:
+            self._seq += 1
+            job.timer_token = self._seq
+            heapq.heappush(self._timers, (now + reg.timeout_ms / 1000.0, self._seq, job))
+        if grab is P.GRAB_JOB:
+            self.send(conn, _res(P.JOB_ASSIGN, job.handle, fn.name, job.data))
+        elif grab is P.GRAB_JOB_ALL and job.reducer:
+            self.send(conn, _res(P.JOB_ASSIGN_ALL, job.handle, fn.name, job.unique, job.reducer,
+                                 job.data))
+        else:
+            self.send(conn, _res(P.JOB_ASSIGN_UNIQ, job.handle, fn.name, job.unique, job.data))
+
+    # ---- clients: submit and status ----------------------------------------------------
+
+    def _submit(self, conn: Conn, frame: Frame) -> None:
+        ptype = frame.type
+        args = frame.args
+        name, unique = args[0], args[1]
+        when = 0
+        reducer = b""
+        if ptype is P.SUBMIT_JOB_EPOCH:
+            when = parse_strtoll(args[2])
+        elif ptype is P.SUBMIT_REDUCE_JOB or ptype is P.SUBMIT_REDUCE_JOB_BACKGROUND:
+            reducer = args[2]
+        data = args[-1]
+        if len(unique) > MAX_UNIQUE:
+            self.error(conn, ErrorCode.ARGUMENT_TOO_LARGE, "Unique value too large")
+            return
+        background = ptype in BACKGROUND_SUBMITS
+        fn = self.function(name)
+        existing = self._coalesce(fn, unique, data)
+        if existing is not None:
+            if not background:
+                self._listen(conn, existing)
+            self._reply_created(conn, existing)
+            return
+        prio = SUBMIT_PRIORITY[ptype]
+        limit = fn.max_queue[prio]
+        if limit and fn.total >= limit:
+            self.error(conn, ErrorCode.QUEUE_ERROR, "Job queue is full")
+            return
+        job = self.new_job(fn, unique, data, int(prio), background, when, reducer)
+        if not background:
+            self._listen(conn, job)
+        if background and self.store.durable:
+            job.store_id = self.store.add(fn.name, unique, int(prio), data, when, reducer)
+            job.pending = []
+            self.uncommitted.append(job)
+            self._reply_created(conn, job)
+            return
+        self._enqueue(job)
+        self.send(conn, _res(P.JOB_CREATED, job.handle))
+
+    def new_job(self, fn: Function, unique: bytes, data: bytes, prio: int, background: bool,
+                when: int, reducer: bytes) -> Job:
+        self._handle_seq += 1
+        handle = self._prefix + str(self._handle_seq).encode()
+        job = Job(handle, fn, unique, data, prio, background, when, reducer, self.clock())
+        self.jobs[handle] = job
+        if unique == b"-":
+            if data:
+                fn.by_data[data] = job
+        elif unique:
+            fn.uniques[unique] = job
+        fn.submitted += 1
+        fn.waiting[prio] += 1
+        return job
+
+    def _coalesce(self, fn: Function, unique: bytes, data: bytes) -> Job | None:
+        if not unique:
+            return None
+        if unique == b"-":
+            return fn.by_data.get(data) if data else None
+        return fn.uniques.get(unique)
+
+    def _listen(self, conn: Conn, job: Job) -> None:
+        job.listeners.append(conn)
+        conn.listening[job] = conn.listening.get(job, 0) + 1
+
+    def _reply_created(self, conn: Conn, job: Job) -> None:
+        if job.pending is None:
+            self.send(conn, _res(P.JOB_CREATED, job.handle))
+            return
+        slot = PendingReply()
+        job.pending.append(slot)
+        conn.out.append(slot)
+        self.dirty.append(conn)
+
+    def _enqueue(self, job: Job) -> None:
+        """Put a counted job on its queue (or in the epoch heap if it is not due yet)."""
+        now = self.clock()
+        if job.when > now:
+            self._seq += 1
+            job.function.scheduled += 1
+            heapq.heappush(self._epochs, (float(job.when), self._seq, job))
+            return
+        job.queued = True
+        job.function.queues[job.priority].append(job)
+        self._wake(job.function)
+
+    def committed(self, jobs: list[Job], error: str | None) -> None:
+        """The store committed (or failed to commit) the durable writes of these jobs."""
+        for job in jobs:
+            slots, job.pending = job.pending or [], None
+            if error is None:
+                reply = _res(P.JOB_CREATED, job.handle)
+                if not job.ignore:
+                    self._enqueue(job)
+            else:
+                reply = _res(P.ERROR, ErrorCode.QUEUE_ERROR.encode(), error.encode())
+                job.store_id = 0
+                job.function.waiting[job.priority] -= 1
+                self._finish(job)
+            for slot in slots:
+                slot.data = reply
+        for conn in list(self.conns.values()):
+            if conn.out and not isinstance(conn.out[0], bytes):
+                self.dirty.append(conn)
+
+    def _get_status(self, conn: Conn, frame: Frame) -> None:
+        handle = frame.args[0]
+        job = self.jobs.get(handle)
+        if job is None:
+            self.send(conn, _res(P.STATUS_RES, handle, b"0", b"0", b"0", b"0"))
+        else:
+            running = b"1" if job.worker is not None else b"0"
+            self.send(conn, _res(P.STATUS_RES, handle, b"1", running, job.numerator,
+                                 job.denominator))
+
+    def _get_status_unique(self, conn: Conn, frame: Frame) -> None:
+        unique = frame.args[0]
+        job = None
+        if unique:
+            for fn in self.functions.values():
+                job = fn.uniques.get(unique)
+                if job is not None:
+                    break
+        if job is None:
+            self.send(conn, _res(P.STATUS_RES_UNIQUE, unique, b"0", b"0", b"0", b"0", b"0"))
+            return
+        running = b"1" if job.worker is not None else b"0"
+        self.send(conn, _res(P.STATUS_RES_UNIQUE, unique, b"1", running, job.numerator,
+                             job.denominator, str(len(job.listeners)).encode()))
+
+    # ---- worker results ------------------------------------------------------------------
+
+    def _work(self, conn: Conn, frame: Frame) -> None:
+        ptype = frame.type
+        args = frame.args
+        handle = args[0]
+        job = self.jobs.get(handle)
+        if job is None and handle.endswith(b"\0"):
+            job = self.jobs.get(handle[:-1])
+        if job is None or job.worker is None or job.worker.conn is not conn:
+            text = _NOT_FOUND_TEXT.get(ptype, b"Job given in work result not found")
+            self.error(conn, ErrorCode.JOB_NOT_FOUND, text)
+            return
+        fn = job.function
+        if ptype is P.WORK_EXCEPTION:
+            fn.exceptions += 1
+            exc = _res(P.WORK_EXCEPTION, *args)
+            fail = _res(P.WORK_FAIL, job.handle)
+            for c in job.listeners:
+                self.send(c, exc if c.exceptions else fail)
+            self._finish(job)
+            return
+        if job.listeners:
+            data = _res(ptype, *args)
+            for c in job.listeners:
+                self.send(c, data)
+        if ptype is P.WORK_STATUS:
+            job.numerator = args[1]
+            job.denominator = args[2]
+        elif ptype is P.WORK_COMPLETE:
+            fn.completed += 1
+            self._finish(job)
+        elif ptype is P.WORK_FAIL:
+            fn.failed += 1
+            self._finish(job)
+
+    # ---- job endings -------------------------------------------------------------------
+
+    def _finish(self, job: Job) -> None:
+        """Remove a job everywhere; it has completed, failed, been dropped or reaped."""
+        fn = job.function
+        if self.jobs.get(job.handle) is job:
+            del self.jobs[job.handle]
+        if job.unique == b"-":
+            if fn.by_data.get(job.data) is job:
+                del fn.by_data[job.data]
+        elif job.unique and fn.uniques.get(job.unique) is job:
+            del fn.uniques[job.unique]
+        reg = job.worker
+        if reg is not None:
+            job.worker = None
+            fn.running -= 1
+            try:
+                reg.jobs.remove(job)
+            except ValueError:
+                pass
+        job.timer_token = 0
+        if job.store_id:
+            self.store.remove(job.store_id)
+            job.store_id = 0
+        for c in job.listeners:
+            n = c.listening.get(job, 0)
+            if n:
+                del c.listening[job]
+        job.listeners = []
+
+    def _abandon(self, job: Job) -> None:
+        """Every foreground submitter left: the job will never run (or its result goes nowhere)."""
+        job.ignore = True
+        fn = job.function
+        if job.unique and fn.uniques.get(job.unique) is job:
+            del fn.uniques[job.unique]
+        if job.unique == b"-" and fn.by_data.get(job.data) is job:
+            del fn.by_data[job.data]
+
+    def _fail_listeners(self, job: Job) -> None:
+        fail = _res(P.WORK_FAIL, job.handle)
+        for c in job.listeners:
+            self.send(c, fail)
+
+    def _requeue(self, job: Job, why: str) -> None:
+        """A job's worker went away or timed out: run it again, up to --job-retries."""
+        fn = job.function
+        job.worker = None
+        fn.running -= 1
+        job.timer_token = 0
+        if job.ignore:
+            self._finish(job)
+            return
+        job.retries += 1
+        retries = self.config.job_retries
+        if retries > 0 and job.retries >= retries:
+            log.warning("Dropped job due to max retry count: %s (%s)", job.handle.decode(), why)
+            fn.failed += 1
+            self._fail_listeners(job)
+            self._finish(job)
+            return
+        fn.requeued += 1
+        job.numerator = job.denominator = b"0"
+        fn.waiting[job.priority] += 1
+        job.queued = True
+        fn.queues[job.priority].append(job)
+        self._wake(fn)
+
+    def cancel(self, handle: bytes) -> bool:
+        """Admin ``cancel job``: fail listeners, forget the durable copy, never run it."""
+        job = self.jobs.get(handle)
+        if job is None or job.ignore:
+            return False
+        self._fail_listeners(job)
+        for c in job.listeners:
+            c.listening.pop(job, None)
+        job.listeners = []
+        self._abandon(job)
+        if job.store_id:
+            self.store.remove(job.store_id)
+            job.store_id = 0
+        if job.queued:
+            # Removing now (O(n), admin-rate) keeps `status` honest, unlike gearmand.
+            job.function.queues[job.priority].remove(job)
+            job.queued = False
+            job.function.waiting[job.priority] -= 1
+            self._finish(job)
+        return True
+
+    def replay(self, rows: list[StoredJob]) -> int:
+        """Queue stored background jobs again at start-up; returns how many were kept.
+
+        Rows whose unique id coalesces with an earlier row are merged (the later row is
+        deleted) instead of aborting start-up as gearmand does (its issue #216).
+        """
+        kept = 0
+        for row in rows:
+            fn = self.function(row.function)
+            if self._coalesce(fn, row.unique, row.data) is not None:
+                self.store.remove(row.id)
+                continue
+            prio = row.priority if row.priority in (0, 1, 2) else 1
+            job = self.new_job(fn, row.unique, row.data, prio, True, row.when, row.reducer)
+            job.store_id = row.id
+            self._enqueue(job)
+            kept += 1
+        return kept
+
+    # ---- time ---------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        first = [h[0][0] for h in (self._timers, self._epochs) if h]
+        return min(first) if first else None
+
+    def tick(self) -> None:
+        """Fire what is due: epoch jobs become runnable, timed-out jobs are requeued."""
+        now = self.clock()
+        epochs = self._epochs
+        while epochs and epochs[0][0] <= now:
+            _, _, job = heapq.heappop(epochs)
+            job.function.scheduled -= 1
+            if job.ignore or self.jobs.get(job.handle) is not job:
+                continue
+            job.when = 0
+            self._enqueue(job)
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            _, token, job = heapq.heappop(timers)
+            reg = job.worker
+            if job.timer_token == token and reg is not None:
+                reg.jobs.remove(job)
+                self._requeue(job, "CAN_DO_TIMEOUT expired")
+
+    def stats_snapshot(self) -> dict[str, Any]:
+        return {"uptime": self.clock() - self.started, "jobs": len(self.jobs),
+                "connections": len(self.conns)}
+

@@ -1,0 +1,136 @@
+"""The scheduler's state objects: connections, functions, registrations and jobs.
+
+Plain classes with __slots__: the server makes one Job per submit and touches these on every
+packet, so attribute access and allocation cost matter more than dataclass conveniences.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from geartool.protocol.spec import Priority
+
+PRIORITIES = (Priority.HIGH, Priority.NORMAL, Priority.LOW)
+
+
+class Conn:
+    """One peer connection as the scheduler sees it. ``out`` collects replies in order.
+
+    Items in ``out`` are bytes, or a Job whose durable write has not committed yet: nothing
+    after such a placeholder may be sent before it (python-gearman pairs replies by order).
+    """
+
+    __slots__ = ("id", "ip", "port", "client_id", "exceptions", "registrations", "sleeping",
+                 "noop_sent", "listening", "out", "loopback", "closed", "admin_only", "extra")
+
+    def __init__(self, cid: int, ip: str, port: int = 0, *, exceptions: bool = False,
+                 loopback: bool = True) -> None:
+        self.id = cid
+        self.ip = ip
+        self.port = port
+        self.client_id = b"-"
+        self.exceptions = exceptions
+        self.registrations: list[Registration] = []
+        self.sleeping = False
+        self.noop_sent = False
+        # Jobs this connection submitted in the foreground, with how many submits each.
+        self.listening: dict[Job, int] = {}
+        self.out: list[Any] = []
+        self.loopback = loopback
+        self.closed = False
+        self.admin_only = True
+        self.extra: Any = None  # the transport's own handle
+
+    def __repr__(self) -> str:
+        return f"<Conn {self.id} {self.ip}>"
+
+
+class Registration:
+    """One CAN_DO of one connection. Running jobs belong to a registration (PROTOCOL.md 3.9)."""
+
+    __slots__ = ("conn", "function", "timeout_ms", "jobs")
+
+    def __init__(self, conn: Conn, function: Function, timeout_ms: int) -> None:
+        self.conn = conn
+        self.function = function
+        self.timeout_ms = timeout_ms
+        self.jobs: list[Job] = []
+
+
+class Function:
+    """Queues, workers, limits and counters of one function name."""
+
+    __slots__ = ("name", "queues", "workers", "sleepers", "max_queue", "waiting", "scheduled",
+                 "running", "uniques", "by_data", "submitted", "completed", "failed",
+                 "exceptions", "requeued")
+
+    def __init__(self, name: bytes) -> None:
+        self.name = name
+        self.queues: tuple[deque[Job], deque[Job], deque[Job]] = (deque(), deque(), deque())
+        self.workers: list[Registration] = []
+        # Connections that slept while registered here, oldest first (a dict is an ordered
+        # set, so a worker is listed once however often it sleeps). Entries for workers that
+        # woke meanwhile are skipped when popped; waking the oldest first spreads NOOPs.
+        self.sleepers: dict[Conn, None] = {}
+        self.max_queue = [0, 0, 0]
+        self.waiting = [0, 0, 0]  # queued per priority, including epoch jobs not yet due
+        self.scheduled = 0  # epoch jobs not yet due (held in the server's timer heap)
+        self.running = 0
+        self.uniques: dict[bytes, Job] = {}
+        self.by_data: dict[bytes, Job] = {}  # jobs submitted with unique "-": keyed by data
+        self.submitted = 0
+        self.completed = 0
+        self.failed = 0
+        self.exceptions = 0
+        self.requeued = 0
+
+    @property
+    def total(self) -> int:
+        return self.waiting[0] + self.waiting[1] + self.waiting[2] + self.running
+
+
+class PendingReply:
+    """A reply slot in a connection's output, filled once the durable store has committed."""
+
+    __slots__ = ("data",)
+
+    def __init__(self) -> None:
+        self.data: bytes | None = None
+
+
+class Job:
+    """One job, from submit until it completes, fails, is dropped or is cancelled."""
+
+    __slots__ = ("handle", "function", "unique", "data", "priority", "background", "when",
+                 "reducer", "listeners", "worker", "retries", "numerator", "denominator",
+                 "ignore", "store_id", "created", "assigned_at", "timer_token", "pending",
+                 "queued")
+
+    def __init__(self, handle: bytes, function: Function, unique: bytes, data: bytes,
+                 priority: int, background: bool, when: int, reducer: bytes,
+                 created: float) -> None:
+        self.handle = handle
+        self.function = function
+        self.unique = unique
+        self.data = data
+        self.priority = priority
+        self.background = background
+        self.when = when
+        self.reducer = reducer
+        self.listeners: list[Conn] = []
+        self.worker: Registration | None = None
+        self.retries = 0
+        self.numerator = b"0"
+        self.denominator = b"0"
+        self.ignore = False
+        self.store_id = 0  # 0: not in the durable store
+        self.created = created
+        self.assigned_at = 0.0
+        self.timer_token = 0
+        # Replies held until the job's durable write commits (None once it has).
+        self.pending: list[PendingReply] | None = None
+        self.queued = False
+
+    def __repr__(self) -> str:
+        return f"<Job {self.handle!r} {self.function.name!r}>"

@@ -1,0 +1,140 @@
+"""One asyncio Protocol per connection: bytes in, decoder, scheduler, bytes out.
+
+I/O errors stop here: a reset socket becomes ``Core.disconnect``; a protocol violation becomes
+an ERROR packet (where gearmand would send one) and a close, for that peer only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+from typing import TYPE_CHECKING
+
+from geartool.protocol import NEED_DATA, Decoder, Frame, RemoteProtocolError
+
+from .admin import handle_admin
+from .model import Conn
+
+if TYPE_CHECKING:
+    from .app import Server
+
+log = logging.getLogger("geartool.server")
+
+
+def _is_loopback(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip.split("%")[0]).is_loopback
+    except ValueError:
+        return False  # unix sockets or odd peers: treat as remote for shutdown purposes
+
+
+class GearmanProtocol(asyncio.Protocol):
+    """Drives the scheduler for one peer."""
+
+    __slots__ = ("server", "core", "transport", "conn", "decoder", "closing")
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.core = server.core
+        self.transport: asyncio.Transport | None = None
+        self.conn: Conn | None = None
+        self.decoder = Decoder(max_payload=server.config.max_packet_size)
+        self.closing = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+        sock = transport.get_extra_info("socket")
+        peer = transport.get_extra_info("peername") or ("?", 0)
+        ip, port = str(peer[0]), int(peer[1]) if len(peer) > 1 else 0
+        if sock is not None:
+            self.server.tune_socket(sock)
+        fd = sock.fileno() if sock is not None else id(self)
+        self.conn = self.core.connect(fd, ip, port, loopback=_is_loopback(ip))
+        self.conn.extra = self
+        transport.set_write_buffer_limits(high=4 * 1024 * 1024)
+
+    def data_received(self, data: bytes) -> None:
+        conn = self.conn
+        if conn is None or self.closing:
+            return
+        core = self.core
+        decoder = self.decoder
+        decoder.feed(data)
+        handle = core.handle
+        try:
+            while True:
+                event = decoder.next_event()
+                if event is NEED_DATA:
+                    break
+                if type(event) is Frame:
+                    handle(conn, event)
+                else:
+                    handle_admin(core, conn, event.line)  # type: ignore[union-attr]
+        except RemoteProtocolError as exc:
+            log.info("closing %s:%s: %s", conn.ip, conn.port, exc)
+            if exc.code is not None:
+                core.error(conn, exc.code, exc.text)
+            self.server.after_batch()
+            self.close()
+            return
+        self.server.after_batch()
+
+    def close(self) -> None:
+        """Flush what is queued for the peer, then close."""
+        self.closing = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.conn is not None:
+            self.core.disconnect(self.conn)
+            self.server.after_batch()
+
+    def pause_writing(self) -> None:
+        # The peer is not reading its replies: stop reading its requests until it catches up,
+        # so one slow client cannot make the server buffer without bound.
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport is not None and not self.closing:
+            self.transport.resume_reading()
+
+
+def flush(conns: list[Conn]) -> None:
+    """Write each connection's ready replies in one call; stop at an uncommitted reply."""
+    for conn in conns:
+        out = conn.out
+        if not out or conn.closed:
+            continue
+        proto: GearmanProtocol = conn.extra
+        if proto is None or proto.transport is None:
+            out.clear()
+            continue
+        try:
+            data = b"".join(out)
+            out.clear()
+        except TypeError:  # a PendingReply is in the list: send up to the first unfilled one
+            ready = []
+            n = 0
+            for item in out:
+                chunk = item if isinstance(item, bytes) else item.data
+                if chunk is None:
+                    break
+                ready.append(chunk)
+                n += 1
+            del out[:n]
+            data = b"".join(ready)
+        if data:
+            proto.transport.write(data)
+
+
+def set_keepalive(sock: socket.socket, idle: int, interval: int, count: int) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (("TCP_KEEPIDLE", idle), ("TCP_KEEPINTVL", interval),
+                        ("TCP_KEEPCNT", count)):
+        opt = getattr(socket, name, None)
+        if opt is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, opt, value)

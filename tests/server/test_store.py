@@ -1,0 +1,130 @@
+"""The SQLite queue: group commit, replies held until commit, replay, failures."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from geartool.protocol import PacketType as P
+from geartool.server.store import SQLiteStore, StoreError, open_store
+from geartool.server.store.base import Batch, NullStore
+
+from .helpers import Harness
+
+
+def commit(h: Harness, store: SQLiteStore) -> None:
+    jobs, h.core.uncommitted = h.core.uncommitted, []
+    store.write_batch(store.take_batch())
+    h.core.committed(jobs, None)
+
+
+def rows(path: Path) -> list[tuple[bytes, bytes, int, bytes]]:
+    with sqlite3.connect(path) as db:
+        return [(bytes(r[0]), bytes(r[1]), r[2], bytes(r[3])) for r in db.execute(
+            "SELECT function, unique_key, priority, data FROM gearman_jobs ORDER BY id")]
+
+
+def test_job_created_waits_for_commit_and_keeps_reply_order(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "q.db")
+    h = Harness(store)
+    c = h.conn()
+    w = h.worker(b"f")
+    h.send(c, P.SUBMIT_JOB_BG, b"f", b"", b"data")
+    h.send(c, P.ECHO_REQ, b"after")
+    assert h.received(c) == []  # nothing may overtake the uncommitted JOB_CREATED
+    assert h.types(w) == []  # and no worker sees the job before it is durable
+    assert rows(tmp_path / "q.db") == []
+    commit(h, store)
+    assert rows(tmp_path / "q.db") == [(b"f", b"", 1, b"data")]
+    assert h.types(c) == [P.JOB_CREATED, P.ECHO_RES]
+    assert h.types(w) == [P.NOOP]
+    handle = h.grab(w).args[0]
+    h.send(w, P.WORK_COMPLETE, handle, b"")
+    commit(h, store)
+    assert rows(tmp_path / "q.db") == []
+
+
+def test_empty_and_dash_uniques_never_overwrite(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "q.db")
+    h = Harness(store)
+    c = h.conn()
+    for data in (b"a", b"b"):
+        for unique in (b"", b"-"):
+            h.send(c, P.SUBMIT_JOB_BG, b"f", unique, data)
+    commit(h, store)
+    assert len(rows(tmp_path / "q.db")) == 4
+
+
+def test_replay_merges_duplicates_and_keeps_order(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    store = SQLiteStore(path)
+    store.add(b"f", b"dup", 0, b"first", 0, b"")
+    store.add(b"f", b"dup", 0, b"second", 0, b"")
+    store.add(b"f", b"", 2, b"low", 0, b"")
+    store.add(b"g", b"", 1, b"other", 0, b"red")
+    store.write_batch(store.take_batch())
+    store.close()
+    store = SQLiteStore(path)
+    h = Harness(store)
+    assert h.core.replay(store.load()) == 3
+    store.write_batch(store.take_batch())
+    assert [r[3] for r in rows(path)] == [b"first", b"low", b"other"]
+    w = h.worker(b"f", b"g", sleep=False)
+    got = [h.grab(w, P.GRAB_JOB_ALL) for _ in range(3)]
+    assert got[0].args[3] == b"first" and got[2].args[3] == b"low"
+    assert got[1].type is P.JOB_ASSIGN_ALL and got[1].args[3] == b"red"
+
+
+def test_failed_commit_refuses_the_submit(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "q.db")
+    h = Harness(store)
+    c = h.conn()
+    h.send(c, P.SUBMIT_JOB_BG, b"f", b"u", b"x")
+    h.core.committed(h.core.uncommitted, "queue write failed: disk full")
+    err = h.received(c)[0]
+    assert err.type is P.ERROR and err.args == (b"QUEUE_ERROR", b"queue write failed: disk full")
+    assert not h.core.jobs and h.core.functions[b"f"].total == 0
+    assert b"u" not in h.core.functions[b"f"].uniques
+
+
+def test_coalesced_submit_waits_for_the_same_commit(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "q.db")
+    h = Harness(store)
+    c1, c2 = h.conn(), h.conn()
+    h.send(c1, P.SUBMIT_JOB_BG, b"f", b"u", b"x")
+    h.send(c2, P.SUBMIT_JOB, b"f", b"u", b"x")
+    assert h.received(c2) == []
+    commit(h, store)
+    assert h.received(c1)[0].args == h.received(c2)[0].args
+
+
+def test_unwritable_queue_file_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    try:
+        SQLiteStore(blocker / "q.db")
+    except StoreError as exc:
+        assert "cannot open queue file" in str(exc)
+    else:
+        raise AssertionError("expected StoreError")
+    (tmp_path / "junk.db").write_bytes(b"this is not sqlite" * 100)
+    try:
+        SQLiteStore(tmp_path / "junk.db")
+    except StoreError as exc:
+        assert "junk.db" in str(exc)
+    else:
+        raise AssertionError("expected StoreError")
+
+
+def test_open_store_urls(tmp_path: Path) -> None:
+    assert isinstance(open_store("memory", 1), NullStore)
+    s = open_store(f"sqlite://{tmp_path}/x.db", 1)
+    assert isinstance(s, SQLiteStore) and s.path == tmp_path / "x.db"
+    for bad in ("redis://x", "sqlite://"):
+        try:
+            open_store(bad, 1)
+        except StoreError:
+            pass
+        else:
+            raise AssertionError(bad)
+    assert NullStore().take_batch() == Batch([], [])
