@@ -6,12 +6,16 @@ starts a binary header and anything else starts a text line, so one connection m
 
 from __future__ import annotations
 
-from typing import Final, NamedTuple
+from collections.abc import Callable
+from typing import Final, NamedTuple, cast
 
 from .errors import ErrorCode, RemoteProtocolError
 from .frames import TYPES, Frame, split_args, unpack_header_from
 from .spec import HEADER_SIZE, MAGIC_REQ, MAGIC_RES, Magic
 
+# tuple.__new__ builds a Frame without the Python-level NamedTuple constructor (a hot path).
+_new_frame = cast(Callable[[type[Frame], tuple[Magic, object, tuple[bytes, ...]]], Frame],
+                  tuple.__new__)
 DEFAULT_MAX_PAYLOAD: Final = 64 * 1024 * 1024
 # gearmand parses text lines in an 8 KiB buffer; a longer line closes the connection there too.
 DEFAULT_MAX_LINE: Final = 8192
@@ -82,6 +86,56 @@ class Decoder:
             if ev is NEED_DATA:
                 return out
             out.append(ev)  # type: ignore[arg-type]
+
+    @property
+    def error(self) -> RemoteProtocolError | None:
+        """The error that broke the stream, or None while it is usable."""
+        return self._broken
+
+    def receive(self, data: bytes | memoryview) -> list[Event]:
+        """``feed(data)`` and take every whole event, in one call: the bulk-decoding fast path.
+
+        When nothing is buffered, binary packets are parsed straight out of ``data`` without
+        copying it into the buffer first. If the stream breaks part-way, the events before the
+        break are still returned; ``error`` is then set, next_event() raises it, and reset()
+        returns the bytes from the bad packet on.
+        """
+        if self._broken is not None:
+            raise self._broken
+        out: list[Event] = []
+        if self._pos == len(self._buf):
+            pos, n = 0, len(data)
+            max_payload = self.max_payload
+            while n - pos >= HEADER_SIZE and data[pos] == 0:
+                magic, ptype, length = unpack_header_from(data, pos)
+                if magic == MAGIC_REQ:
+                    mg = Magic.REQ
+                elif magic == MAGIC_RES:
+                    mg = Magic.RES
+                else:
+                    break  # the general path below reports it
+                end = pos + HEADER_SIZE + length
+                if not 0 < ptype < len(TYPES) or length > max_payload or end > n:
+                    break
+                try:
+                    args = split_args(ptype, bytes(data[pos + HEADER_SIZE:end]))
+                except RemoteProtocolError:
+                    break
+                out.append(_new_frame(Frame, (mg, TYPES[ptype], args)))
+                pos = end
+            if pos == n:
+                return out
+            data = data[pos:]
+        self.feed(data)  # type: ignore[arg-type]
+        try:
+            while True:
+                ev = self._next()
+                if ev is NEED_DATA:
+                    return out
+                out.append(ev)  # type: ignore[arg-type]
+        except RemoteProtocolError as exc:
+            self._broken = exc
+            return out
 
     def reset(self) -> bytes:
         """Drop the framing: return every unconsumed byte and make the decoder usable again.
