@@ -6,9 +6,10 @@ one Record per Gearman packet, and hands in-order segments straight to the strea
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import struct
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from geartool.protocol import AdminLine, Frame
 from geartool.protocol.spec import DEFAULT_PORT
@@ -18,6 +19,8 @@ from .pcap import CaptureReader
 from .pcap import Record as CaptureRecord
 from .reassembly import MASK, HalfStream, seq_diff
 from .stream import Anomaly, GearmanStream, Item
+
+_ETH_IPV4_TCP = struct.Struct(">12xHBxHxxHxBxx4s4sHHIIBB").unpack_from
 
 
 class Record(NamedTuple):
@@ -32,6 +35,11 @@ class Record(NamedTuple):
     stream: int
     to_server: bool
     item: Item
+
+
+# tuple.__new__ skips NamedTuple's Python-level constructor: one Record per packet adds up.
+_new_record = cast(Callable[[type[Record], tuple[int, float, int, bool, Item]], Record],
+                   tuple.__new__)
 
 
 @dataclass(slots=True)
@@ -68,6 +76,7 @@ class Dissector:
         self.streams: list[StreamInfo] = []
         self._halves: dict[tuple[bytes, int, bytes, int], _Half] = {}
         self._retired: list[_Half] = []
+        self._holding: set[_Half] = set()  # directions holding out-of-order data
         self.frames = 0
         self.segments = 0
         self.last_time = 0.0
@@ -76,46 +85,71 @@ class Dissector:
         """Every Gearman record, in capture order; the end flushes every stream."""
         halves = self._halves
         ports = self.ports
+        holding = self._holding
         n = self.frames
+        segments = self.segments
         ts = self.last_time
-        for ts, linktype, data, _orig in capture:
-            n += 1
-            seg = tcp_segment(linktype, data, ports)
-            if seg is None:
-                continue
-            src, sport, dst, dport, seq, flags, payload, cut, ack = seg
-            self.segments += 1
-            key = (src, sport, dst, dport)
-            half = halves.get(key)
-            if half is None or flags & SYN:
-                half = self._open(key, flags, seq, n, ts, half)
-            peer = half.peer
-            if peer is not None and peer.reasm.pending and flags & ACK:
-                # The peer acknowledged bytes the capture never showed: the hole is for good.
-                for item in self._acked_gap(peer, ack):
-                    yield Record(n, ts, peer.stream, peer.to_server, item)
-            if payload or cut:
-                reasm = half.reasm
-                gear = half.gear
-                if gear is None:
-                    if reasm.next_seq is None:
-                        reasm.midstream = True
-                        self.streams[half.stream].midstream = True
-                    gear = half.gear = GearmanStream(midstream=reasm.next_seq is None)
-                if reasm.next_seq == seq and not cut and not reasm.pending:
-                    reasm.next_seq = (seq + len(payload)) & MASK
-                    items = gear.feed(payload)
+        new = _new_record
+        try:
+            for ts, linktype, data, _orig in capture:
+                n += 1
+                # Fast path: Ethernet, IPv4 without options, unfragmented TCP, wholly captured.
+                if linktype == 1 and len(data) >= 54:
+                    (etype, vihl, total, frag, proto, src, dst, sport, dport, seq, ack, doff,
+                     flags) = _ETH_IPV4_TCP(data, 0)
+                    if etype == 0x0800 and vihl == 0x45 and proto == 6 and not frag & 0x3FFF \
+                            and 14 + total <= len(data):
+                        if sport not in ports and dport not in ports:
+                            continue
+                        payload = data[34 + (doff >> 4) * 4:14 + total]
+                        cut = 0
+                    else:
+                        seg = tcp_segment(linktype, data, ports)
+                        if seg is None:
+                            continue
+                        src, sport, dst, dport, seq, flags, payload, cut, ack = seg
                 else:
-                    items = self._slow(reasm, gear, seq, payload, cut)
-                if items:
-                    stream, to_server = half.stream, half.to_server
-                    for item in items:
-                        yield Record(n, ts, stream, to_server, item)
-            if flags & (FIN | RST):
-                for item in self._close(half, rst=bool(flags & RST)):
-                    yield Record(n, ts, item[0], item[1], item[2])
-        self.frames = n
-        self.last_time = ts
+                    seg = tcp_segment(linktype, data, ports)
+                    if seg is None:
+                        continue
+                    src, sport, dst, dport, seq, flags, payload, cut, ack = seg
+                segments += 1
+                half = halves.get((src, sport, dst, dport))
+                if half is None or flags & SYN:
+                    half = self._open((src, sport, dst, dport), flags, seq, n, ts, half)
+                if holding and half.peer in holding and flags & ACK:
+                    # The peer acknowledged bytes the capture never showed: the hole stays.
+                    peer = half.peer
+                    assert peer is not None
+                    for item in self._acked_gap(peer, ack):
+                        yield new(Record, (n, ts, peer.stream, peer.to_server, item))
+                if payload or cut:
+                    reasm = half.reasm
+                    gear = half.gear
+                    if gear is None:
+                        if reasm.next_seq is None:
+                            self.streams[half.stream].midstream = True
+                        gear = half.gear = GearmanStream(midstream=reasm.next_seq is None)
+                    if reasm.next_seq == seq and not cut and not reasm.pending:
+                        reasm.next_seq = (seq + len(payload)) & MASK
+                        items = gear.feed(payload)
+                    else:
+                        items = self._slow(reasm, gear, seq, payload, cut)
+                        if reasm.pending:
+                            holding.add(half)
+                        else:
+                            holding.discard(half)
+                    if items:
+                        stream, to_server = half.stream, half.to_server
+                        for item in items:
+                            yield new(Record, (n, ts, stream, to_server, item))
+                if flags & (FIN | RST):
+                    for sid, to_server, item in self._close(half, rst=bool(flags & RST)):
+                        yield new(Record, (n, ts, sid, to_server, item))
+        finally:
+            self.frames = n
+            self.segments = segments
+            self.last_time = ts
 
     def finish(self) -> Iterator[Record]:
         """End of the capture: deliver held segments and report half-decoded packets."""
@@ -143,6 +177,8 @@ class Dissector:
                 and seq_diff(ack, reasm.next_seq) > 0:
             for chunk in reasm.jump():
                 items += gear.gap(chunk) if type(chunk) is int else gear.feed(chunk)
+        if not reasm.pending:
+            self._holding.discard(half)
         return items
 
     def _close(self, half: _Half, rst: bool, final: bool = False
@@ -153,6 +189,7 @@ class Dissector:
             if h is None or h.closed or (h.reasm.pending and not final):
                 continue
             h.closed = True
+            self._holding.discard(h)
             gear = h.gear
             if gear is None:
                 continue

@@ -12,7 +12,8 @@ import re
 import struct
 from typing import NamedTuple
 
-from geartool.protocol import NEED_DATA, AdminLine, Decoder, Frame, RemoteProtocolError
+from geartool.protocol import AdminLine, Decoder, Frame
+from geartool.protocol.frames import pack_bytes
 from geartool.protocol.spec import HEADER_SIZE, MAGIC_REQ, MAGIC_RES, MAX_TYPE, PacketType
 
 # A header found while resynchronising must announce at most this much payload: garbage that
@@ -61,25 +62,25 @@ class GearmanStream:
             self._scan += data
             return self._resync()
         dec = self._dec
-        dec.feed(data)
-        out: list[Item] = []
-        while True:
-            try:
-                ev = dec.next_event()
-            except RemoteProtocolError as exc:
-                rest = dec.reset()
-                out.append(Anomaly("bad-packet", f"{exc}; looking for the next valid header"))
-                self._enter_resync(rest[1:], skipped=1, line_start=False)
-                out += self._resync()
-                return out
-            if ev is NEED_DATA:
-                return out
+        out: list[Item] = dec.receive(data)  # type: ignore[assignment]
+        if len(out) == 1 and type(out[0]) is Frame and dec.error is None:
+            return out  # the common case: one whole binary packet
+        for i, ev in enumerate(out):
             if type(ev) is AdminLine and _CONTROL(ev.line) is not None:
-                # Binary garbage that is not a Gearman header reads as a "text line": skip it.
-                self._enter_resync(dec.reset(), skipped=len(ev.line) + 1, line_start=True)
+                # Binary garbage that is not a Gearman header reads as a "text line": put the
+                # bytes back together from there on and search them for a real packet.
+                tail = b"".join(_raw(e) for e in out[i + 1:]) + dec.reset()  # type: ignore[arg-type]
+                del out[i:]
+                self._enter_resync(ev.line[1:] + b"\n" + tail, skipped=1, line_start=False)
                 out += self._resync()
                 return out
-            out.append(ev)  # type: ignore[arg-type]
+        if dec.error is not None:
+            exc = dec.error
+            rest = dec.reset()
+            out.append(Anomaly("bad-packet", f"{exc}; looking for the next valid header"))
+            self._enter_resync(rest[1:], skipped=1, line_start=False)
+            out += self._resync()
+        return out
 
     def gap(self, size: int, kind: str = "gap", why: str = "missing from the capture"
             ) -> list[Item]:
@@ -164,6 +165,14 @@ def _find_sync(buf: bytearray, line_start: bool) -> int:
             break
         p = nl + 1
     return best
+
+
+def _raw(event: Frame | AdminLine) -> bytes:
+    """The bytes an event was decoded from (a text line's CR, if any, is not kept)."""
+    if type(event) is AdminLine:
+        return event.line + b"\n"
+    assert type(event) is Frame
+    return pack_bytes(event.magic.value, event.type, event.args)
 
 
 def _describe(partial: bytes) -> str:

@@ -1,0 +1,153 @@
+"""Lines of output for decoded records: readable text (optionally coloured) or JSON, one per packet.
+
+Built for speed: per-type prefixes and JSON keys are computed once, strings are escaped by the
+json module's C encoder, and nothing here allocates more than the line it returns.
+"""
+
+from __future__ import annotations
+
+from json.encoder import encode_basestring_ascii as _json_str  # type: ignore[attr-defined]
+
+from geartool.protocol import AdminLine, Frame, Magic, PacketType
+from geartool.protocol.spec import SPECS
+
+from .dissect import Record, StreamInfo
+from .render import FIELD_NAMES, preview
+from .stream import Anomaly
+
+_RESET = "\x1b[0m"
+_C_TYPE, _C_NAME, _C_DIM, _C_WARN, _C_TEXT = ("\x1b[1;36m", "\x1b[33m", "\x1b[2m", "\x1b[1;31m",
+                                                "\x1b[1;35m")
+
+
+def _dec(value: bytes) -> str:
+    return value.decode("utf-8", "backslashreplace")
+
+
+class Renderer:
+    """Formats Records; ``streams`` is the Dissector's list (it grows while decoding)."""
+
+    def __init__(self, streams: list[StreamInfo], *, color: bool = False, full: bool = False,
+                 limit: int = 64) -> None:
+        self.streams = streams
+        self.color = color
+        self.limit: int | None = None if full else limit
+        self.start: float | None = None
+        self._announced: set[int] = set()
+        self._where: dict[tuple[int, bool], str] = {}
+        c = color
+        # Names and handles repeat packet after packet, so each argument's rendering is cached,
+        # in one cache per argument name (text) and per JSON key (JSON).
+        text_caches: dict[str, dict[bytes, str]] = {}
+        json_caches: dict[str, dict[bytes, str]] = {}
+        # Per packet type: (coloured or plain name, argument labels, index of the data argument,
+        # caches per argument)
+        self._types: dict[PacketType, tuple[str, tuple[str, ...], int,
+                                            tuple[dict[bytes, str], ...]]] = {}
+        self._jtypes: dict[PacketType, tuple[tuple[str, ...], int,
+                                             tuple[dict[bytes, str], ...]]] = {}
+        for t, spec in SPECS.items():
+            name = f"{_C_TYPE}{t.name}{_RESET}" if c else t.name
+            labels = tuple(f" {_C_NAME}{a}{_RESET}=" if c else f" {a}=" for a in spec.args)
+            data_at = len(spec.args) - 1 if spec.data_last else -1
+            caches = tuple(text_caches.setdefault(a, {}) for a in spec.args)
+            self._types[t] = (name, labels, data_at, caches)
+            keys = tuple(f",{_json_str(k)}:" for k in FIELD_NAMES[t])
+            self._jtypes[t] = (keys, data_at,
+                               tuple(json_caches.setdefault(k, {}) for k in FIELD_NAMES[t]))
+        self._json_head: dict[tuple[PacketType, Magic], str] = {
+            (t, m): (f',"gearman.magic_code":"{m.name}","gearman.pkt_type":{int(t)},'
+                     f'"gearman.pkt_name":"{t.name}"') for t in SPECS for m in Magic}
+
+    # ---- text -------------------------------------------------------------------------------
+
+    def stream_header(self, stream: int) -> str:
+        info = self.streams[stream]
+        note = " (capture starts mid-connection)" if info.midstream else ""
+        text = (f"# stream {info.id}: client {info.client} -> server {info.server}, "
+                f"first seen in frame {info.first_frame}{note}")
+        return f"{_C_DIM}{text}{_RESET}" if self.color else text
+
+    def text(self, rec: Record) -> str:
+        """One line (after a header line for a stream not shown before) ending in a newline."""
+        start = self.start
+        if start is None:
+            start = self.start = self.streams[0].first_time if self.streams else rec.time
+        frame_no, ts, stream, to_server, item = rec
+        where = self._where.get((stream, to_server))
+        head = ""
+        if where is None:
+            where = self._where[(stream, to_server)] = (
+                f"#{stream:<3} {'C>S' if to_server else 'S>C'} " if stream >= 0 else "#-   --- ")
+            if stream >= 0 and stream not in self._announced:
+                self._announced.add(stream)
+                head = self.stream_header(stream) + "\n"
+        if type(item) is Frame:
+            name, labels, data_at, caches = self._types[item.type]
+            parts = [head, f"{frame_no:>7} {ts - start:11.6f} ", where, name]
+            limit = self.limit
+            for i, value in enumerate(item.args):
+                if i == data_at:
+                    parts.append(f"{labels[i]}{len(value)}B {preview(value, limit)}")
+                    continue
+                cache = caches[i]
+                shown = cache.get(value)
+                if shown is None:
+                    if len(cache) > 100_000:
+                        cache.clear()
+                    shown = cache[value] = labels[i] + preview(value, limit)
+                parts.append(shown)
+            parts.append("\n")
+            return "".join(parts)
+        if type(item) is AdminLine:
+            word = "ADMIN " if to_server else "ADMIN-REPLY "
+            shown = preview(item.line, None if self.limit is None else 200)
+            body = f"{_C_TEXT}{word}{_RESET}{shown}" if self.color else word + shown
+        else:
+            assert type(item) is Anomaly
+            body = f"!! {item.kind.upper()}: {item.text}"
+            if self.color:
+                body = f"{_C_WARN}{body}{_RESET}"
+        return f"{head}{frame_no:>7} {ts - start:11.6f} {where}{body}\n"
+
+    # ---- JSON -------------------------------------------------------------------------------
+
+    def json(self, rec: Record) -> str:
+        """One JSON object per record, on one line, Wireshark's gearman.* names for fields."""
+        if self.start is None:
+            self.start = self.streams[0].first_time if self.streams else rec.time
+        stream = rec.stream
+        if stream >= 0:
+            info = self.streams[stream]
+            src, dst = (info.client, info.server) if rec.to_server else (info.server, info.client)
+            where = (f',"tcp.stream":{stream},"src":"{src}","dst":"{dst}",'
+                     f'"to_server":{"true" if rec.to_server else "false"}')
+        else:
+            where = ""
+        head = (f'{{"frame.number":{rec.frame},"frame.time_epoch":{rec.time:.6f},'
+                f'"frame.time_relative":{rec.time - self.start:.6f}{where}')
+        item = rec.item
+        if type(item) is Frame:
+            keys, data_at, caches = self._jtypes[item.type]
+            args = item.args
+            size = sum(map(len, args)) + len(args) - 1 if args else 0
+            parts = [head, self._json_head[(item.type, item.magic)],
+                     f',"gearman.data_size":{size}']
+            for i, value in enumerate(args):
+                if i == data_at:
+                    parts.append(keys[i] + _json_str(_dec(value)))
+                    continue
+                cache = caches[i]
+                shown = cache.get(value)
+                if shown is None:
+                    if len(cache) > 100_000:
+                        cache.clear()
+                    shown = cache[value] = keys[i] + _json_str(_dec(value))
+                parts.append(shown)
+            parts.append("}\n")
+            return "".join(parts)
+        if type(item) is AdminLine:
+            key = "gearman.mgr_cmd" if rec.to_server else "gearman.admin_reply"
+            return f'{head},"gearman.text":true,"{key}":{_json_str(_dec(item.line))}}}\n'
+        assert type(item) is Anomaly
+        return f'{head},"anomaly":"{item.kind}","text":{_json_str(item.text)}}}\n'
