@@ -39,6 +39,8 @@ def decode(
                                       help="Colour the text view [default: on a terminal]."),
     count: int | None = typer.Option(None, "--count", "-c", min=1,
                                      help="Stop after this many records."),
+    scapy: bool = typer.Option(False, "--scapy", help="Also show scapy's field-by-field "
+                                                      "dissection of each packet (slower)."),
 ) -> None:
     """Decode Gearman traffic from a capture file, standard input or a live interface.
 
@@ -57,7 +59,8 @@ def decode(
             die(f"--port {p} is not a TCP port", EXIT_USAGE)
     opts = DecodeOptions(source=capture, live=live, ports=port, json=as_json, full=full,
                          summary=summary, jobs=jobs, types=ptype, functions=function,
-                         handles=handle, streams=stream, color=color, count=count)
+                         handles=handle, streams=stream, color=color, count=count,
+                         scapy=scapy)
     code = run(opts)
     if code:
         raise typer.Exit(code)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from geartool.protocol import AdminLine, Frame, PacketType
+from geartool.protocol.frames import pack_bytes
 from geartool.protocol.spec import SPECS
 
 from .dissect import Dissector, Record, decode
@@ -55,6 +56,7 @@ class DecodeOptions:
     streams: list[int] = field(default_factory=list)
     color: bool | None = None
     count: int | None = None
+    scapy: bool = False  # add scapy's layer-by-layer view of each packet (imports scapy)
 
 
 def type_names(patterns: list[str]) -> frozenset[str]:
@@ -174,6 +176,8 @@ def run(opts: DecodeOptions, out: TextIO | None = None, err: TextIO | None = Non
     renderer = Renderer(dissector.streams, color=color, full=opts.full)
     show_packets = not (opts.summary or opts.jobs)
     fmt = renderer.json if opts.json else renderer.text
+    if opts.scapy and not opts.json:
+        fmt = _with_scapy(fmt)
     try:
         _loop(decode(reader, dissector), timeline, keep, fmt if show_packets else None, out,
               opts.count, flush_each=bool(opts.live))
@@ -209,6 +213,23 @@ def run(opts: DecodeOptions, out: TextIO | None = None, err: TextIO | None = Non
               f"({dissector.frames} frames read)", file=err)
         return EXIT_NO_GEARMAN
     return EXIT_OK
+
+
+def _with_scapy(fmt: Callable[[Record], str]) -> Callable[[Record], str]:
+    """The text view plus scapy's dissection of each packet, indented under its line."""
+    from .layers import Gearman, GearmanText
+
+    def both(rec: Record) -> str:
+        item = rec.item
+        if type(item) is Frame:
+            layer = Gearman(pack_bytes(item.magic.value, item.type, item.args))
+        elif type(item) is AdminLine:
+            layer = GearmanText(item.line + b"\n")
+        else:
+            return fmt(rec)
+        shown = layer.show(dump=True).rstrip("\n").replace("\n", "\n        ")
+        return f"{fmt(rec)}        {shown}\n"
+    return both
 
 
 def _loop(records: Iterator[Record], timeline: Timeline | None,

@@ -144,7 +144,9 @@ class Dissector:
                         for item in items:
                             yield new(Record, (n, ts, stream, to_server, item))
                 if flags & (FIN | RST):
-                    for sid, to_server, item in self._close(half, rst=bool(flags & RST)):
+                    end = (seq + len(payload) + cut) & MASK if flags & FIN else None
+                    for sid, to_server, item in self._close(half, rst=bool(flags & RST),
+                                                            fin_seq=end):
                         yield new(Record, (n, ts, sid, to_server, item))
         finally:
             self.frames = n
@@ -181,7 +183,7 @@ class Dissector:
             self._holding.discard(half)
         return items
 
-    def _close(self, half: _Half, rst: bool, final: bool = False
+    def _close(self, half: _Half, rst: bool, final: bool = False, fin_seq: int | None = None
                ) -> list[tuple[int, bool, Item]]:
         """Close one direction (both on RST) once every byte before the FIN is in."""
         out: list[tuple[int, bool, Item]] = []
@@ -190,10 +192,19 @@ class Dissector:
                 continue
             h.closed = True
             self._holding.discard(h)
+            items: list[Item] = []
+            nxt = h.reasm.next_seq
+            if fin_seq is not None and h is half and nxt is not None \
+                    and 0 < seq_diff(fin_seq, nxt) < 1 << 30:
+                # The FIN comes after bytes the capture never showed.
+                if h.gear is None:
+                    h.gear = GearmanStream()
+                items += h.gear.gap(seq_diff(fin_seq, nxt))
+                h.reasm.gaps += 1
+                h.reasm.lost_bytes += seq_diff(fin_seq, nxt)
             gear = h.gear
             if gear is None:
                 continue
-            items: list[Item] = []
             for chunk in h.reasm.flush():
                 items += gear.gap(chunk) if type(chunk) is int else gear.feed(chunk)
             items += gear.close()
