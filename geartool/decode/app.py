@@ -175,7 +175,7 @@ def run(opts: DecodeOptions, out: TextIO | None = None, err: TextIO | None = Non
         out.isatty() and "NO_COLOR" not in os.environ)
     renderer = Renderer(dissector.streams, color=color, full=opts.full)
     show_packets = not (opts.summary or opts.jobs)
-    fmt = renderer.json if opts.json else renderer.text
+    fmt: Callable[[Record], str] = renderer.json if opts.json else renderer.text
     if opts.scapy and not opts.json:
         fmt = _with_scapy(fmt)
     try:
@@ -217,17 +217,20 @@ def run(opts: DecodeOptions, out: TextIO | None = None, err: TextIO | None = Non
 
 def _with_scapy(fmt: Callable[[Record], str]) -> Callable[[Record], str]:
     """The text view plus scapy's dissection of each packet, indented under its line."""
+    from scapy.packet import Packet
+
     from .layers import Gearman, GearmanText
 
     def both(rec: Record) -> str:
         item = rec.item
+        layer: Packet
         if type(item) is Frame:
             layer = Gearman(pack_bytes(item.magic.value, item.type, item.args))
         elif type(item) is AdminLine:
             layer = GearmanText(item.line + b"\n")
         else:
             return fmt(rec)
-        shown = layer.show(dump=True).rstrip("\n").replace("\n", "\n        ")
+        shown = str(layer.show(dump=True)).rstrip("\n").replace("\n", "\n        ")
         return f"{fmt(rec)}        {shown}\n"
     return both
 

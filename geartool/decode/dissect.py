@@ -169,7 +169,7 @@ class Dissector:
                 else:
                     items += gear.gap(chunk)
             elif chunk:
-                items += gear.feed(chunk)  # type: ignore[arg-type]
+                items += gear.feed(chunk)  # type: ignore[arg-type]  # bytes here
         return items
 
     def _acked_gap(self, half: _Half, ack: int) -> list[Item]:
@@ -178,7 +178,7 @@ class Dissector:
         while gear is not None and reasm.pending and reasm.next_seq is not None \
                 and seq_diff(ack, reasm.next_seq) > 0:
             for chunk in reasm.jump():
-                items += gear.gap(chunk) if type(chunk) is int else gear.feed(chunk)
+                items += gear.gap(chunk) if isinstance(chunk, int) else gear.feed(chunk)
         if not reasm.pending:
             self._holding.discard(half)
         return items
@@ -206,7 +206,7 @@ class Dissector:
             if gear is None:
                 continue
             for chunk in h.reasm.flush():
-                items += gear.gap(chunk) if type(chunk) is int else gear.feed(chunk)
+                items += gear.gap(chunk) if isinstance(chunk, int) else gear.feed(chunk)
             items += gear.close()
             out += [(h.stream, h.to_server, item) for item in items]
         return out

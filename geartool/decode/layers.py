@@ -39,7 +39,7 @@ class _GearmanBase(Packet):
     """Shared behaviour: fill in the length, chain the next packet of the segment."""
 
     def post_build(self, pkt: bytes, pay: bytes) -> bytes:
-        if self.length is None:  # type: ignore[attr-defined]
+        if self.length is None:
             size = len(pkt) - HEADER_SIZE
             pkt = pkt[:8] + size.to_bytes(4, "big") + pkt[12:]
         return pkt + pay
@@ -91,7 +91,7 @@ class GearmanText(Packet):
     """One admin text line, with its line ending (``\\n`` or ``\\r\\n``)."""
 
     name = "Gearman text"
-    fields_desc = [StrStopField("line", b"\n", b"\n")]
+    fields_desc = [StrStopField("line", b"\n", b"\n")]  # type: ignore[arg-type]
 
     def extract_padding(self, s: bytes) -> tuple[bytes, bytes | None]:
         return s, None
@@ -104,7 +104,7 @@ class GearmanText(Packet):
     @property
     def text(self) -> bytes:
         """The line without its ending, as the protocol core's AdminLine holds it."""
-        line: bytes = self.line  # type: ignore[attr-defined]
+        line: bytes = self.line
         line = line[:-1] if line.endswith(b"\n") else line
         return line[:-1] if line.endswith(b"\r") else line
 
@@ -156,8 +156,8 @@ def bind_port(port: int) -> None:
 
 def gearman_layers(pkt: Packet) -> list[Packet]:
     """Every Gearman and GearmanText layer in a dissected packet, in order."""
-    out = []
-    layer = pkt
+    out: list[Packet] = []
+    layer: Packet | None = pkt
     while layer is not None and not isinstance(layer, conf.padding_layer):
         if isinstance(layer, _GearmanBase | GearmanText):
             out.append(layer)

@@ -69,8 +69,7 @@ def ip_offset(linktype: int, data: memoryview) -> int:
 def tcp_segment(linktype: int, data: memoryview, ports: frozenset[int] | set[int]
                 ) -> Segment | None:
     """The TCP segment in a frame if either of its ports is in ``ports``, else None."""
-    off = 14 if linktype == LINKTYPE_ETHERNET and data[12:14] == b"\x08\x00" \
-        else ip_offset(linktype, data)
+    off = ip_offset(linktype, data)
     n = len(data)
     if off < 0 or n < off + 20:
         return None

@@ -6,13 +6,13 @@ json module's C encoder, and nothing here allocates more than the line it return
 
 from __future__ import annotations
 
-from json.encoder import encode_basestring_ascii as _json_str  # type: ignore[attr-defined]
+from json.encoder import encode_basestring_ascii as _json_str
 
 from geartool.protocol import AdminLine, Frame, Magic, PacketType
 from geartool.protocol.spec import SPECS
 
 from .dissect import Record, StreamInfo
-from .render import FIELD_NAMES, preview
+from .render import _PLAIN, FIELD_NAMES, preview
 from .stream import Anomaly
 
 _RESET = "\x1b[0m"
@@ -34,7 +34,7 @@ class Renderer:
         self.limit: int | None = None if full else limit
         self.start: float | None = None
         self._announced: set[int] = set()
-        self._where: dict[tuple[int, bool], str] = {}
+        self._where: dict[int, str] = {}
         c = color
         # Names and handles repeat packet after packet, so each argument's rendering is cached,
         # in one cache per argument name (text) and per JSON key (JSON).
@@ -55,9 +55,12 @@ class Renderer:
             keys = tuple(f",{_json_str(k)}:" for k in FIELD_NAMES[t])
             self._jtypes[t] = (keys, data_at,
                                tuple(json_caches.setdefault(k, {}) for k in FIELD_NAMES[t]))
-        self._json_head: dict[tuple[PacketType, Magic], str] = {
-            (t, m): (f',"gearman.magic_code":"{m.name}","gearman.pkt_type":{int(t)},'
-                     f'"gearman.pkt_name":"{t.name}"') for t in SPECS for m in Magic}
+        # Indexed by packet type number (hashing an enum member is slow in a hot loop).
+        self._jhead_req, self._jhead_res = (
+            ("",) + tuple(f',"gearman.magic_code":"{m.name}","gearman.pkt_type":{int(t)},'
+                          f'"gearman.pkt_name":"{t.name}"' for t in sorted(SPECS))
+            for m in (Magic.REQ, Magic.RES))
+        self._jwhere: dict[int, str] = {}
 
     # ---- text -------------------------------------------------------------------------------
 
@@ -74,21 +77,24 @@ class Renderer:
         if start is None:
             start = self.start = self.streams[0].first_time if self.streams else rec.time
         frame_no, ts, stream, to_server, item = rec
-        where = self._where.get((stream, to_server))
+        where = self._where.get(stream * 2 + to_server)
         head = ""
         if where is None:
-            where = self._where[(stream, to_server)] = (
+            where = self._where[stream * 2 + to_server] = (
                 f"#{stream:<3} {'C>S' if to_server else 'S>C'} " if stream >= 0 else "#-   --- ")
             if stream >= 0 and stream not in self._announced:
                 self._announced.add(stream)
                 head = self.stream_header(stream) + "\n"
         if type(item) is Frame:
             name, labels, data_at, caches = self._types[item.type]
-            parts = [head, f"{frame_no:>7} {ts - start:11.6f} ", where, name]
+            parts = [head, "%7d %11.6f " % (frame_no, ts - start), where, name]  # noqa: UP031
             limit = self.limit
             for i, value in enumerate(item.args):
                 if i == data_at:
-                    parts.append(f"{labels[i]}{len(value)}B {preview(value, limit)}")
+                    if limit is not None and len(value) <= limit and _PLAIN(value) is not None:
+                        parts.append(f"{labels[i]}{len(value)}B '{value.decode('ascii')}'")
+                    else:
+                        parts.append(f"{labels[i]}{len(value)}B {preview(value, limit)}")
                     continue
                 cache = caches[i]
                 shown = cache.get(value)
@@ -114,24 +120,30 @@ class Renderer:
 
     def json(self, rec: Record) -> str:
         """One JSON object per record, on one line, Wireshark's gearman.* names for fields."""
-        if self.start is None:
-            self.start = self.streams[0].first_time if self.streams else rec.time
-        stream = rec.stream
-        if stream >= 0:
-            info = self.streams[stream]
-            src, dst = (info.client, info.server) if rec.to_server else (info.server, info.client)
-            where = (f',"tcp.stream":{stream},"src":"{src}","dst":"{dst}",'
-                     f'"to_server":{"true" if rec.to_server else "false"}')
-        else:
-            where = ""
-        head = (f'{{"frame.number":{rec.frame},"frame.time_epoch":{rec.time:.6f},'
-                f'"frame.time_relative":{rec.time - self.start:.6f}{where}')
-        item = rec.item
+        start = self.start
+        if start is None:
+            start = self.start = self.streams[0].first_time if self.streams else rec.time
+        frame_no, ts, stream, to_server, item = rec
+        where = self._jwhere.get(stream * 2 + to_server)
+        if where is None:
+            if stream >= 0:
+                info = self.streams[stream]
+                src, dst = (info.client, info.server) if to_server else (info.server,
+                                                                          info.client)
+                where = (f',"tcp.stream":{stream},"src":"{src}","dst":"{dst}",'
+                         f'"to_server":{"true" if to_server else "false"}')
+            else:
+                where = ""
+            self._jwhere[stream * 2 + to_server] = where
+        # %-formatting of floats is faster than f-strings, and this runs once per packet.
+        head = '{"frame.number":%d,"frame.time_epoch":%.6f,"frame.time_relative":%.6f%s' % (  # noqa: UP031
+            frame_no, ts, ts - start, where)
         if type(item) is Frame:
-            keys, data_at, caches = self._jtypes[item.type]
+            ptype = item.type
+            keys, data_at, caches = self._jtypes[ptype]
             args = item.args
             size = sum(map(len, args)) + len(args) - 1 if args else 0
-            parts = [head, self._json_head[(item.type, item.magic)],
+            parts = [head, (self._jhead_req if item.magic is Magic.REQ else self._jhead_res)[ptype],
                      f',"gearman.data_size":{size}']
             for i, value in enumerate(args):
                 if i == data_at:
@@ -147,7 +159,7 @@ class Renderer:
             parts.append("}\n")
             return "".join(parts)
         if type(item) is AdminLine:
-            key = "gearman.mgr_cmd" if rec.to_server else "gearman.admin_reply"
+            key = "gearman.mgr_cmd" if to_server else "gearman.admin_reply"
             return f'{head},"gearman.text":true,"{key}":{_json_str(_dec(item.line))}}}\n'
         assert type(item) is Anomaly
         return f'{head},"anomaly":"{item.kind}","text":{_json_str(item.text)}}}\n'

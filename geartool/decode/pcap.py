@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 # (byte order, fraction-of-second scale) for each classic pcap magic, as bytes in file order.
 _PCAP_MAGICS: dict[bytes, tuple[str, float]] = {
@@ -27,6 +27,12 @@ Record = tuple[float, int, memoryview, int]
 """(timestamp in seconds, link type, captured bytes, original length on the wire)"""
 
 
+class Readable(Protocol):
+    """Anything with ``read`` (files, pipes, a whole file already in memory)."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
 class CaptureError(Exception):
     """The input is not a pcap/pcapng capture, or cannot be read at all."""
 
@@ -38,7 +44,7 @@ class CaptureReader:
     record is corrupt; every record before that point has been yielded.
     """
 
-    def __init__(self, source: BinaryIO, *, streaming: bool = False) -> None:
+    def __init__(self, source: Readable, *, streaming: bool = False) -> None:
         self._src = source
         self._streaming = streaming
         self.truncated: str | None = None

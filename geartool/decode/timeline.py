@@ -136,9 +136,8 @@ class Timeline:
             if ptype is PacketType.WORK_FAIL:
                 handle = handle.rstrip("\0")  # gearmand's forwarded WORK_FAIL may end in NUL
             key = (self._server(rec), handle)
-            job = self._active.get(key)
-            if job is None:
-                job = self._job(rec, handle)
+            found = self._active.get(key)
+            job = found if found is not None else self._job(rec, handle)
             if job.finished is None or rec.to_server:
                 job.finished = rec.time  # the worker's own report wins over the forwarded copy
                 job.outcome = _OUTCOME[ptype]
