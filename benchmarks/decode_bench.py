@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -108,7 +109,10 @@ def build(path: Path, frames: int, clients: int = 16, workers: int = 4) -> int:
     return n
 
 
-def timed(cmd: list[str], timeout: float) -> float | None:
+def timed(cmd: list[str], timeout: float) -> tuple[float, float] | None:
+    """(wall seconds, CPU seconds) of one run. CPU time (user + system of the child) is the
+    fairer figure on a busy machine, where wall time also measures the other processes."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     try:
         with open(os.devnull, "wb") as null:
@@ -116,7 +120,10 @@ def timed(cmd: list[str], timeout: float) -> float | None:
                            check=True, cwd=ROOT)
     except subprocess.TimeoutExpired:
         return None
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def main() -> None:
@@ -142,16 +149,20 @@ def main() -> None:
             runs["tshark -Y gearman -T fields"] = [
                 "tshark", "-r", str(path), "-d", f"tcp.port=={PORT},gearman", "-Y", "gearman",
                 "-T", "fields", "-e", "gearman.pkt_type"]
+        print(f"load average before the runs: {os.getloadavg()[0]:.2f} "
+              f"on {os.cpu_count()} CPUs")
         times = {name: timed(cmd, args.timeout) for name, cmd in runs.items()}
         for name, t in times.items():
-            shown = "timed out" if t is None else f"{t:8.2f} s  {n / t:12,.0f} frames/s"
+            shown = "timed out" if t is None else (
+                f"wall {t[0]:7.2f} s  CPU {t[1]:7.2f} s  {n / t[0]:10,.0f} frames/s (wall)")
             print(f"{name:<30} {shown}")
         ts = times.get("tshark -Y gearman -T fields")
         if ts:
             for name in ("geartool decode", "geartool decode --json"):
                 t = times[name]
                 if t:
-                    print(f"ratio tshark / {name:<24} {ts / t:6.1f}x")
+                    print(f"ratio tshark / {name:<24} wall {ts[0] / t[0]:5.1f}x   "
+                          f"CPU {ts[1] / t[1]:5.1f}x")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

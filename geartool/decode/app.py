@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TextIO
 
 from geartool.protocol import AdminLine, Frame, PacketType
@@ -240,6 +241,13 @@ def _loop(records: Iterator[Record], timeline: Timeline | None,
           out: TextIO, count: int | None, flush_each: bool) -> None:
     """The output loop, kept minimal: it runs once per Gearman packet."""
     write = out.write
+    if timeline is None and keep is None and fmt is not None and count is None \
+            and not flush_each:
+        # Plain decoding: no per-record Python loop at all, just map and join in chunks.
+        lines = map(fmt, records)
+        while chunk := list(islice(lines, 4096)):
+            write("".join(chunk))
+        return
     buf: list[str] = []
     shown = 0
     add = timeline.add if timeline is not None else None

@@ -43,10 +43,10 @@ Item = Frame | AdminLine | Anomaly
 class GearmanStream:
     """Bytes of one direction in, Frame / AdminLine / Anomaly items out."""
 
-    __slots__ = ("_dec", "_scan", "_line_start", "_skipped")
+    __slots__ = ("decoder", "_scan", "_line_start", "_skipped")
 
     def __init__(self, midstream: bool = False) -> None:
-        self._dec = Decoder()
+        self.decoder = Decoder()
         # None while in sync; otherwise the bytes being searched for a sync point.
         self._scan: bytearray | None = bytearray() if midstream else None
         self._line_start = True
@@ -54,6 +54,7 @@ class GearmanStream:
 
     @property
     def in_sync(self) -> bool:
+        """True while packets are framed normally (not searching for a sync point)."""
         return self._scan is None
 
     def feed(self, data: bytes | memoryview) -> list[Item]:
@@ -61,7 +62,7 @@ class GearmanStream:
         if self._scan is not None:
             self._scan += data
             return self._resync()
-        dec = self._dec
+        dec = self.decoder
         out: list[Item] = dec.receive(data)  # type: ignore[assignment]
         if len(out) == 1 and type(out[0]) is Frame and dec.error is None:
             return out  # the common case: one whole binary packet
@@ -86,7 +87,7 @@ class GearmanStream:
             ) -> list[Item]:
         """``size`` bytes of the stream are missing (``why`` says how, for the report)."""
         if self._scan is None:
-            partial = self._dec.reset()
+            partial = self.decoder.reset()
             what = f"; lost the rest of {_describe(partial)}" if partial else ""
             self._enter_resync(b"", skipped=0, line_start=True)
         else:
@@ -105,7 +106,7 @@ class GearmanStream:
             self._scan = bytearray()
             self._skipped = 0
         else:
-            partial = self._dec.reset()
+            partial = self.decoder.reset()
             if partial:
                 out.append(Anomaly("truncated", f"stream ends inside {_describe(partial)}"))
         return out
