@@ -6,11 +6,13 @@ json module's C encoder, and nothing here allocates more than the line it return
 
 from __future__ import annotations
 
+import json
 from json.encoder import encode_basestring_ascii as _json_str
 
 from geartool.protocol import AdminLine, Frame, Magic, PacketType
 from geartool.protocol.spec import SPECS
 
+from .adminview import AdminContext
 from .dissect import Record, StreamInfo
 from .render import _PLAIN, FIELD_NAMES, preview
 from .stream import Anomaly
@@ -33,6 +35,7 @@ class Renderer:
         self.color = color
         self.limit: int | None = None if full else limit
         self.start: float | None = None
+        self.admin = AdminContext()
         self._announced: set[int] = set()
         self._where: dict[int, str] = {}
         c = color
@@ -106,7 +109,12 @@ class Renderer:
             parts.append("\n")
             return "".join(parts)
         if type(item) is AdminLine:
-            word = "ADMIN " if to_server else "ADMIN-REPLY "
+            if to_server:
+                self.admin.command(stream, item.line)
+                word = "ADMIN "
+            else:
+                answers = self.admin.reply(stream, item.line)[0]
+                word = f"ADMIN-REPLY[{answers}] " if answers else "ADMIN-REPLY "
             shown = preview(item.line, None if self.limit is None else 200)
             body = f"{_C_TEXT}{word}{_RESET}{shown}" if self.color else word + shown
         else:
@@ -159,7 +167,14 @@ class Renderer:
             parts.append("}\n")
             return "".join(parts)
         if type(item) is AdminLine:
-            key = "gearman.mgr_cmd" if to_server else "gearman.admin_reply"
-            return f'{head},"gearman.text":true,"{key}":{_json_str(_dec(item.line))}}}\n'
+            text = _json_str(_dec(item.line))
+            if to_server:
+                command = self.admin.command(stream, item.line)
+                return (f'{head},"gearman.text":true,"gearman.mgr_cmd":{text},'
+                        f'"gearman.admin.command":{_json_str(command)}}}\n')
+            command, row = self.admin.reply(stream, item.line)
+            more = f',"gearman.admin.row":{json.dumps(row)}' if row is not None else ""
+            return (f'{head},"gearman.text":true,"gearman.admin_reply":{text},'
+                    f'"gearman.admin.command":{_json_str(command)}{more}}}\n')
         assert type(item) is Anomaly
         return f'{head},"anomaly":"{item.kind}","text":{_json_str(item.text)}}}\n'

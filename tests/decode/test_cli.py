@@ -168,3 +168,20 @@ def test_live_capture_on_loopback(gearmand: int) -> None:
             proc.wait(5)
     assert proc.returncode == 0, err
     assert "ECHO_REQ data=5B 'live!'" in out and "ECHO_RES" in out
+
+
+def test_admin_replies_in_context() -> None:
+    r = decode(*cap("admin.pcap"), "--type", "TEXT", "--json")
+    objs = [json.loads(x) for x in r.stdout.splitlines()]
+    status_rows = [o["gearman.admin.row"] for o in objs
+                   if o.get("gearman.admin.command") == "status" and "gearman.admin.row" in o]
+    assert {"function": "nobody", "total": 1, "running": 0, "workers": 0} in status_rows
+    workers = [o["gearman.admin.row"] for o in objs
+               if o.get("gearman.admin.command") == "workers" and "gearman.admin.row" in o]
+    assert any(w["functions"] == ["idle"] for w in workers)
+    version = next(o for o in objs if o.get("gearman.admin.command") == "version"
+                   and "gearman.admin_reply" in o)
+    assert version["gearman.admin_reply"].startswith("OK ")
+    text = decode(*cap("admin.pcap"), "--type", "TEXT").stdout
+    assert "ADMIN-REPLY[frobnicate] 'ERR UNKNOWN_COMMAND Unknown+server+commandfrobnicate'" \
+        in text
