@@ -6,16 +6,15 @@ starts a binary header and anything else starts a text line, so one connection m
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Final, NamedTuple, cast
+from typing import Final, NamedTuple
 
 from .errors import ErrorCode, RemoteProtocolError
 from .frames import TYPES, Frame, split_args, unpack_header_from
 from .spec import HEADER_SIZE, MAGIC_REQ, MAGIC_RES, Magic
 
-# tuple.__new__ builds a Frame without the Python-level NamedTuple constructor (a hot path).
-_new_frame = cast(Callable[[type[Frame], tuple[Magic, object, tuple[bytes, ...]]], Frame],
-                  tuple.__new__)
+_MAGICS: Final = {MAGIC_REQ: Magic.REQ, MAGIC_RES: Magic.RES}
+_NTYPES: Final = len(TYPES)
+_new_frame: Final = tuple.__new__  # skips NamedTuple's Python-level __new__ on the hot path
 DEFAULT_MAX_PAYLOAD: Final = 64 * 1024 * 1024
 # gearmand parses text lines in an 8 KiB buffer; a longer line closes the connection there too.
 DEFAULT_MAX_LINE: Final = 8192
@@ -78,19 +77,64 @@ class Decoder:
             self._broken = exc
             raise
 
-    def events(self) -> list[Event]:
-        """Every whole event now buffered (may raise after some were consumed; see next_event)."""
-        out: list[Event] = []
-        while True:
-            ev = self.next_event()
-            if ev is NEED_DATA:
-                return out
-            out.append(ev)  # type: ignore[arg-type]
-
     @property
     def error(self) -> RemoteProtocolError | None:
-        """The error that broke the stream, or None while it is usable."""
+        """The error that broke the stream, if any (raised again by the next call)."""
         return self._broken
+
+    def events(self) -> list[Event]:
+        """Every whole event now buffered, in one pass (the server's hot path).
+
+        If the stream breaks after some events were parsed, those are returned and the error
+        is raised by the next call, so a peer's good requests before a bad one still count.
+        """
+        if self._broken is not None:
+            raise self._broken
+        buf = self._buf
+        pos = self._pos
+        size = len(buf)
+        out: list[Event] = []
+        append = out.append
+        max_payload = self.max_payload
+        try:
+            while pos < size:
+                if buf[pos]:
+                    nl = buf.find(b"\n", pos, pos + self.max_line + 1)
+                    if nl < 0:
+                        if size - pos > self.max_line:
+                            raise RemoteProtocolError(
+                                f"text line longer than {self.max_line} bytes", code=None)
+                        break
+                    end = nl - 1 if nl > pos and buf[nl - 1] == 0x0D else nl
+                    append(AdminLine(bytes(buf[pos:end])))
+                    pos = nl + 1
+                    continue
+                if size - pos < HEADER_SIZE:
+                    break
+                magic, ptype, length = unpack_header_from(buf, pos)
+                mg = _MAGICS.get(magic)
+                if mg is None:
+                    raise RemoteProtocolError(f"bad magic {bytes(magic)!r}", code=None)
+                if not 0 < ptype < _NTYPES:
+                    raise RemoteProtocolError(f"unknown packet type {ptype}", code=None)
+                if length > max_payload:
+                    raise RemoteProtocolError(
+                        f"payload of {length} bytes is over the limit of {max_payload}",
+                        code=ErrorCode.ARGUMENT_TOO_LARGE)
+                end = pos + HEADER_SIZE + length
+                if end > size:
+                    break
+                append(_new_frame(Frame, (mg, TYPES[ptype],
+                                          split_args(ptype, bytes(buf[pos + HEADER_SIZE:end])))))
+                pos = end
+        except RemoteProtocolError as exc:
+            self._broken = exc
+            if not out:
+                raise
+        finally:
+            if pos > self._pos:
+                self._consume(pos)
+        return out
 
     def receive(self, data: bytes | memoryview) -> list[Event]:
         """``feed(data)`` and take every whole event, in one call: the bulk-decoding fast path.
@@ -108,15 +152,10 @@ class Decoder:
             max_payload = self.max_payload
             while n - pos >= HEADER_SIZE and data[pos] == 0:
                 magic, ptype, length = unpack_header_from(data, pos)
-                if magic == MAGIC_REQ:
-                    mg = Magic.REQ
-                elif magic == MAGIC_RES:
-                    mg = Magic.RES
-                else:
-                    break  # the general path below reports it
+                mg = _MAGICS.get(magic)
                 end = pos + HEADER_SIZE + length
-                if not 0 < ptype < len(TYPES) or length > max_payload or end > n:
-                    break
+                if mg is None or not 0 < ptype < _NTYPES or length > max_payload or end > n:
+                    break  # events() below reports errors and waits for the rest
                 try:
                     args = split_args(ptype, bytes(data[pos + HEADER_SIZE:end]))
                 except RemoteProtocolError:
@@ -128,14 +167,10 @@ class Decoder:
             data = data[pos:]
         self.feed(data)  # type: ignore[arg-type]
         try:
-            while True:
-                ev = self._next()
-                if ev is NEED_DATA:
-                    return out
-                out.append(ev)  # type: ignore[arg-type]
-        except RemoteProtocolError as exc:
-            self._broken = exc
-            return out
+            out += self.events()
+        except RemoteProtocolError:
+            pass  # events() recorded it in self._broken: the caller reads .error
+        return out
 
     def reset(self) -> bytes:
         """Drop the framing: return every unconsumed byte and make the decoder usable again.
@@ -160,11 +195,8 @@ class Decoder:
         if avail < HEADER_SIZE:
             return NEED_DATA
         magic, ptype, length = unpack_header_from(buf, pos)
-        if magic == MAGIC_REQ:
-            mg = Magic.REQ
-        elif magic == MAGIC_RES:
-            mg = Magic.RES
-        else:
+        mg = _MAGICS.get(magic)
+        if mg is None:
             raise RemoteProtocolError(f"bad magic {bytes(magic)!r}", code=None)
         if not 0 < ptype < len(TYPES):
             raise RemoteProtocolError(f"unknown packet type {ptype}", code=None)

@@ -58,8 +58,9 @@ def _status(core: Core, conn: Conn, tokens: list[bytes]) -> bytes:
 
 
 def _priority_status(core: Core, conn: Conn, tokens: list[bytes]) -> bytes:
-    return A.format_rows(A.PriorityStatusRow(fn.name.decode("utf-8", "replace"), *fn.waiting,
-                                             len(fn.workers)) for fn in core.functions.values())
+    return A.format_rows(A.PriorityStatusRow(fn.name.decode("utf-8", "replace"), fn.waiting[0],
+                                             fn.waiting[1], fn.waiting[2], len(fn.workers))
+                         for fn in core.functions.values())
 
 
 def _show(core: Core, conn: Conn, tokens: list[bytes]) -> bytes:

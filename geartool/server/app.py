@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import errno
+import gc
 import logging
 import signal
 import socket
@@ -13,6 +14,7 @@ import time
 from .admin import VERSION
 from .config import ServerConfig
 from .core import Core
+from .model import Job
 from .store import Store, StoreError, open_store
 from .store.base import Batch
 from .transport import GearmanProtocol, flush, set_keepalive
@@ -42,7 +44,9 @@ class Server:
         self._executor = concurrent.futures.ThreadPoolExecutor(1, "geartool-store")
         self._stopped: asyncio.Event | None = None
         self._stopping = False
-        self.draining = False
+        self._flush_scheduled = False
+        self._drain_deadline = 0.0
+        self._shutdown_task: asyncio.Task[None] | None = None  # held so it is not collected
         self.addresses: list[tuple[str, int]] = []
 
     # ---- start -------------------------------------------------------------------------
@@ -95,17 +99,30 @@ class Server:
 
     def after_batch(self) -> None:
         core = self.core
-        if core.dirty:
-            dirty, core.dirty = core.dirty, []
-            flush(dirty)
-        if not self._committing and self._commit_retry is None and self.store.pending():
+        if core.dirty and not self._flush_scheduled:
+            # Write once per event-loop pass, not once per readable socket: replies produced
+            # for one peer by several others' packets leave in one send() (the profile showed
+            # two thirds of the time in write syscalls when flushing per packet batch).
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        # After a failed commit, leftover deletes wait for the retry timer, but new submits are
+        # tried at once: with the disk still full they are refused promptly, not held a second.
+        if (not self._committing and self.store.pending()
+                and (self._commit_retry is None or core.uncommitted)):
             self._start_commit()
         deadline = core.next_deadline()
         if deadline is not None and (self._timer is None or deadline < self._timer_at):
             self._arm_timer(deadline)
         if core.shutdown_requested and not self._stopping:
-            asyncio.get_running_loop().create_task(
+            self._shutdown_task = asyncio.get_running_loop().create_task(
                 self.shutdown(graceful=core.shutdown_requested == "graceful"))
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        core = self.core
+        if core.dirty:
+            dirty, core.dirty = core.dirty, []
+            flush(dirty)
 
     def _arm_timer(self, deadline: float) -> None:
         loop = asyncio.get_running_loop()
@@ -121,6 +138,9 @@ class Server:
         self.after_batch()
 
     def _start_commit(self) -> None:
+        if self._commit_retry is not None:
+            self._commit_retry.cancel()
+            self._commit_retry = None
         batch = self.store.take_batch()
         jobs, self.core.uncommitted = self.core.uncommitted, []
         self._committing = True
@@ -128,7 +148,7 @@ class Server:
         fut = loop.run_in_executor(self._executor, self.store.write_batch, batch)
         fut.add_done_callback(lambda f: self._commit_done(f, jobs, batch))
 
-    def _commit_done(self, fut: asyncio.Future[None], jobs: list, batch: Batch) -> None:
+    def _commit_done(self, fut: asyncio.Future[None], jobs: list[Job], batch: Batch) -> None:
         self._committing = False
         exc = fut.exception()
         error = None
@@ -137,7 +157,9 @@ class Server:
             log.error("%s; %d submits refused, retrying deletes in 1 s", error, len(jobs))
             for job_id in batch.removes:  # keep trying to forget finished jobs
                 self.store.remove(job_id)
-            self._commit_retry = asyncio.get_running_loop().call_later(1.0, self._retry_commit)
+            if self._commit_retry is None:
+                self._commit_retry = asyncio.get_running_loop().call_later(
+                    1.0, self._retry_commit)
         self.core.committed(jobs, error)
         self.after_batch()
 
@@ -157,24 +179,37 @@ class Server:
         if self._stopping:
             return
         self._stopping = True
+        try:
+            await self._drain_and_close(graceful)
+        except Exception:  # never leave serve() waiting forever on a failed shutdown
+            log.exception("error during shutdown")
+        finally:
+            if self._stopped is not None:
+                self._stopped.set()
+
+    async def _drain_and_close(self, graceful: bool) -> None:
         for srv in self._listeners:
             srv.close()
         core = self.core
-        if graceful:
-            core.draining = True
-            deadline = time.monotonic() + self.config.graceful_timeout
-            while any(fn.running for fn in core.functions.values()):
-                if time.monotonic() > deadline:
+        self._drain_deadline = time.monotonic() + (
+            self.config.graceful_timeout if graceful else 0.0)
+        core.draining = True
+        while any(fn.running for fn in core.functions.values()):
+            if time.monotonic() >= self._drain_deadline:
+                if graceful:
                     log.warning("graceful shutdown timed out with jobs still running")
-                    break
-                await asyncio.sleep(0.05)
-        while self._committing:
+                break
+            await asyncio.sleep(0.05)
+        while self._committing and time.monotonic() < self._drain_deadline + 10:
             await asyncio.sleep(0.01)
         if self.store.pending():
+            jobs, core.uncommitted = core.uncommitted, []
             try:
                 self.store.write_batch(self.store.take_batch())
+                core.committed(jobs, None)
             except StoreError as exc:
                 log.error("%s", exc)
+        self._flush()
         for conn in list(core.conns.values()):
             proto = conn.extra
             if proto is not None:
@@ -182,8 +217,6 @@ class Server:
         await asyncio.sleep(0)
         self.store.close()
         self._executor.shutdown(wait=False)
-        if self._stopped is not None:
-            self._stopped.set()
 
     async def serve(self) -> None:
         """Run until shutdown (admin command or signal)."""
@@ -198,21 +231,34 @@ class Server:
         await self._stopped.wait()
 
     def _on_signal(self, graceful: bool) -> None:
-        if self._stopping:  # a second signal: stop now
-            self.config.graceful_timeout = 0
+        if self._stopping:  # a second signal: stop waiting for running jobs
+            self._drain_deadline = 0.0
             return
         log.warning("signal received: draining running jobs, then stopping")
-        asyncio.get_running_loop().create_task(self.shutdown(graceful))
+        self._shutdown_task = asyncio.get_running_loop().create_task(self.shutdown(graceful))
+
+
+def tune_gc() -> None:
+    """Make the cyclic GC cheap for a server holding millions of long-lived job objects.
+
+    Jobs, connections and queues are freed by reference counting; cycles are rare (a closed
+    connection and its protocol object). With the default thresholds the collector rescans the
+    young generations every 700 allocations, which the profile showed costing about half of
+    the time per submitted job. Freezing start-up objects and collecting young objects every
+    50,000 allocations keeps cycles collected while removing that cost.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def run(config: ServerConfig) -> None:
     """Blocking entry point for the CLI; raises StartupError with a one-line message."""
+    tune_gc()
+    server = Server(config)
     try:
         import uvloop
-    except ImportError:
-        uvloop = None
-    server = Server(config)
-    if uvloop is not None:
-        uvloop.run(server.serve())
-    else:
+    except ImportError:  # uvloop is optional (not on every platform); asyncio's loop works
         asyncio.run(server.serve())
+    else:
+        uvloop.run(server.serve())

@@ -16,7 +16,7 @@ from typing import Any
 
 from geartool.protocol import Frame, Magic, PacketType
 from geartool.protocol.errors import ErrorCode, RemoteProtocolError
-from geartool.protocol.frames import pack_bytes
+from geartool.protocol.frames import pack_bytes, pack_header
 from geartool.protocol.spec import BACKGROUND_SUBMITS, MAGIC_RES, SUBMIT_PRIORITY
 
 from .config import MAX_CLIENT_ID, MAX_UNIQUE, ServerConfig
@@ -31,6 +31,7 @@ def _res(ptype: int, *args: bytes) -> bytes:
     return pack_bytes(MAGIC_RES, ptype, args)
 
 
+_PRIO = {int(k): int(v) for k, v in SUBMIT_PRIORITY.items()}
 NOOP = _res(P.NOOP)
 NO_JOB = _res(P.NO_JOB)
 _NOT_FOUND_TEXT = {
@@ -275,43 +276,59 @@ class Core:
     # ---- clients: submit and status ----------------------------------------------------
 
     def _submit(self, conn: Conn, frame: Frame) -> None:
+        # The hottest request: kept flat (no helper calls on the common path) on purpose.
         ptype = frame.type
         args = frame.args
-        name, unique = args[0], args[1]
+        name = args[0]
+        unique = args[1]
+        data = args[-1]
         when = 0
         reducer = b""
-        if ptype is P.SUBMIT_JOB_EPOCH:
-            when = parse_strtoll(args[2])
-        elif ptype is P.SUBMIT_REDUCE_JOB or ptype is P.SUBMIT_REDUCE_JOB_BACKGROUND:
-            reducer = args[2]
-        data = args[-1]
+        if ptype > P.SUBMIT_JOB_LOW_BG:  # the epoch and reduce variants carry extra fields
+            if ptype is P.SUBMIT_JOB_EPOCH:
+                when = parse_strtoll(args[2])
+            else:
+                reducer = args[2]
         if len(unique) > MAX_UNIQUE:
             self.error(conn, ErrorCode.ARGUMENT_TOO_LARGE, "Unique value too large")
             return
         background = ptype in BACKGROUND_SUBMITS
-        fn = self.function(name)
-        existing = self._coalesce(fn, unique, data)
-        if existing is not None:
-            if not background:
-                self._listen(conn, existing)
-            self._reply_created(conn, existing)
-            return
-        prio = SUBMIT_PRIORITY[ptype]
+        fn = self.functions.get(name)
+        if fn is None:
+            fn = self.function(name)
+        if unique:
+            existing = (fn.by_data.get(data) if data else None) if unique == b"-" \
+                else fn.uniques.get(unique)
+            if existing is not None:
+                if not background:
+                    self._listen(conn, existing)
+                self._reply_created(conn, existing)
+                return
+        prio = _PRIO[ptype]
         limit = fn.max_queue[prio]
         if limit and fn.total >= limit:
             self.error(conn, ErrorCode.QUEUE_ERROR, "Job queue is full")
             return
-        job = self.new_job(fn, unique, data, int(prio), background, when, reducer)
+        job = self.new_job(fn, unique, data, prio, background, when, reducer)
         if not background:
-            self._listen(conn, job)
-        if background and self.store.durable:
-            job.store_id = self.store.add(fn.name, unique, int(prio), data, when, reducer)
+            job.listeners.append(conn)
+            conn.listening[job] = conn.listening.get(job, 0) + 1
+        elif self.store.durable:
+            job.store_id = self.store.add(name, unique, prio, data, when, reducer)
             job.pending = []
             self.uncommitted.append(job)
             self._reply_created(conn, job)
             return
-        self._enqueue(job)
-        self.send(conn, _res(P.JOB_CREATED, job.handle))
+        if when:
+            self._enqueue(job)
+        else:
+            job.queued = True
+            fn.queues[prio].append(job)
+            if fn.sleepers:
+                self._wake(fn)
+        handle = job.handle
+        conn.out.append(pack_header(MAGIC_RES, 8, len(handle)) + handle)
+        self.dirty.append(conn)
 
     def new_job(self, fn: Function, unique: bytes, data: bytes, prio: int, background: bool,
                 when: int, reducer: bytes) -> Job:

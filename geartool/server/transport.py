@@ -12,7 +12,7 @@ import logging
 import socket
 from typing import TYPE_CHECKING
 
-from geartool.protocol import NEED_DATA, Decoder, Frame, RemoteProtocolError
+from geartool.protocol import Decoder, Frame, RemoteProtocolError
 
 from .admin import handle_admin
 from .model import Conn
@@ -44,7 +44,8 @@ class GearmanProtocol(asyncio.Protocol):
         self.closing = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+        tr: asyncio.Transport = transport  # type: ignore[assignment]  # uvloop's: no subclass
+        self.transport = tr
         sock = transport.get_extra_info("socket")
         peer = transport.get_extra_info("peername") or ("?", 0)
         ip, port = str(peer[0]), int(peer[1]) if len(peer) > 1 else 0
@@ -53,7 +54,7 @@ class GearmanProtocol(asyncio.Protocol):
         fd = sock.fileno() if sock is not None else id(self)
         self.conn = self.core.connect(fd, ip, port, loopback=_is_loopback(ip))
         self.conn.extra = self
-        transport.set_write_buffer_limits(high=4 * 1024 * 1024)
+        tr.set_write_buffer_limits(high=4 * 1024 * 1024)
 
     def data_received(self, data: bytes) -> None:
         conn = self.conn
@@ -64,18 +65,18 @@ class GearmanProtocol(asyncio.Protocol):
         decoder.feed(data)
         handle = core.handle
         try:
-            while True:
-                event = decoder.next_event()
-                if event is NEED_DATA:
-                    break
+            for event in decoder.events():
                 if type(event) is Frame:
                     handle(conn, event)
                 else:
                     handle_admin(core, conn, event.line)  # type: ignore[union-attr]
+            if decoder.error is not None:  # good requests before the bad one were served
+                raise decoder.error
         except RemoteProtocolError as exc:
             log.info("closing %s:%s: %s", conn.ip, conn.port, exc)
             if exc.code is not None:
                 core.error(conn, exc.code, exc.text)
+            flush([conn])  # now: the deferred flush would come after the close
             self.server.after_batch()
             self.close()
             return

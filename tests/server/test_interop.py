@@ -37,13 +37,14 @@ class Workers:
         self.port = port
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, function: str, *command: str, extra: tuple[str, ...] = ()
-              ) -> subprocess.Popen[bytes]:
+    def start(self, function: str, *command: str, extra: tuple[str, ...] = (),
+              wait: bool = True) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen([need("gearman"), "-p", str(self.port), "-w", "-f", function,
                                  *extra, "--", *command],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.procs.append(proc)
-        wait_for(lambda: f" {function}" in gearadmin(self.port, "--workers"))
+        if wait:
+            wait_for(lambda: f" {function}" in gearadmin(self.port, "--workers"))
         return proc
 
     def stop_all(self) -> None:
@@ -107,7 +108,8 @@ def test_priorities(server: tuple[int, Workers], tmp_path: Path) -> None:
         args = ["-b", "-f", "prio"] + ([flag] if flag else []) + [data]
         assert gearman(port, *args).returncode == 0
     assert gearadmin(port, "--priority-status").splitlines()[0] == "prio\t1\t1\t1\t0"
-    workers.start("prio", "sh", "-c", f"cat >> {order}; echo >> {order}", extra=("-c", "3"))
+    workers.start("prio", "sh", "-c", f"cat >> {order}; echo >> {order}", extra=("-c", "3"),
+                  wait=False)  # it may finish its three jobs before we could look
     wait_for(lambda: order.exists() and len(order.read_text().split()) == 3)
     assert order.read_text().split() == ["high", "normal", "low"]
 

@@ -19,9 +19,17 @@ def commit(h: Harness, store: SQLiteStore) -> None:
 
 
 def rows(path: Path) -> list[tuple[bytes, bytes, int, bytes]]:
+    """What a fresh open of the file would replay."""
+    store = SQLiteStore(path)
+    try:
+        return [(j.function, j.unique, j.priority, j.data) for j in store.load()]
+    finally:
+        store.close()
+
+
+def table_rows(path: Path, table: str) -> int:
     with sqlite3.connect(path) as db:
-        return [(bytes(r[0]), bytes(r[1]), r[2], bytes(r[3])) for r in db.execute(
-            "SELECT function, unique_key, priority, data FROM gearman_jobs ORDER BY id")]
+        return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
 def test_job_created_waits_for_commit_and_keeps_reply_order(tmp_path: Path) -> None:
@@ -42,6 +50,9 @@ def test_job_created_waits_for_commit_and_keeps_reply_order(tmp_path: Path) -> N
     h.send(w, P.WORK_COMPLETE, handle, b"")
     commit(h, store)
     assert rows(tmp_path / "q.db") == []
+    # Every job of the batch ended: its row and its tombstones are gone, not just marked.
+    assert table_rows(tmp_path / "q.db", "gearman_batches") == 0
+    assert table_rows(tmp_path / "q.db", "gearman_done") == 0
 
 
 def test_empty_and_dash_uniques_never_overwrite(tmp_path: Path) -> None:
@@ -69,6 +80,7 @@ def test_replay_merges_duplicates_and_keeps_order(tmp_path: Path) -> None:
     assert h.core.replay(store.load()) == 3
     store.write_batch(store.take_batch())
     assert [r[3] for r in rows(path)] == [b"first", b"low", b"other"]
+    assert table_rows(path, "gearman_batches") == 1  # four jobs, one commit, one row
     w = h.worker(b"f", b"g", sleep=False)
     got = [h.grab(w, P.GRAB_JOB_ALL) for _ in range(3)]
     assert got[0].args[3] == b"first" and got[2].args[3] == b"low"
@@ -128,3 +140,36 @@ def test_open_store_urls(tmp_path: Path) -> None:
         else:
             raise AssertionError(bad)
     assert NullStore().take_batch() == Batch([], [])
+
+
+def test_partly_finished_batch_replays_only_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    store = SQLiteStore(path)
+    ids = [store.add(b"f", b"", 1, b"%d" % i, 0, b"") for i in range(5)]
+    store.write_batch(store.take_batch())
+    store.remove(ids[1])
+    store.remove(ids[3])
+    store.write_batch(store.take_batch())
+    later = store.add(b"f", b"", 1, b"later", 0, b"")
+    assert later >> 24 != ids[0] >> 24  # a new commit, a new batch
+    store.write_batch(store.take_batch())
+    store.close()
+    assert [r[3] for r in rows(path)] == [b"0", b"2", b"4", b"later"]
+    store = SQLiteStore(path)
+    loaded = store.load()
+    for job in loaded:
+        store.remove(job.id)
+    store.write_batch(store.take_batch())
+    store.close()
+    assert rows(path) == [] and table_rows(path, "gearman_batches") == 0
+
+
+def test_damaged_batch_row_does_not_stop_replay(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    store = SQLiteStore(path)
+    store.add(b"f", b"", 1, b"good", 0, b"")
+    store.write_batch(store.take_batch())
+    store.close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO gearman_batches (id, jobs) VALUES (99, x'00ff')")
+    assert [r[3] for r in rows(path)] == [b"good"]
