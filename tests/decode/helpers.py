@@ -12,7 +12,8 @@ from geartool.decode.pcap import CaptureReader, open_capture
 PCAPS = Path(__file__).resolve().parents[2] / "fixtures" / "pcaps"
 CAPTURES = sorted(p.name for p in PCAPS.iterdir() if p.suffix in (".pcap", ".pcapng"))
 # Real traffic, complete: what tshark and scapy can decode end to end like geartool does.
-CLEAN = ["admin.pcap", "gearman-tool.pcap", "geartool-server.pcap", "ipv6.pcap", "large.pcap",
+CLEAN = ["admin.pcap", "gearman-tool.pcap", "geartool-geartool.pcap", "geartool-server.pcap",
+         "ipv6.pcap", "large.pcap",
          "null-loopback.pcap", "protocol.pcapng", "sll-any.pcap"]
 
 

@@ -58,6 +58,18 @@ def test_tool_session_jobs(name: str) -> None:
     assert rev[0].args[1] == b"namraeg olleh"
 
 
+def test_geartool_against_geartool() -> None:
+    records, dissector, _ = decode_file("geartool-geartool.pcap")
+    assert not anomalies(records)
+    tl = Timeline(dissector.streams)
+    for r in records:
+        tl.add(r)
+    assert sorted((j.function, j.outcome, j.background) for j in tl.jobs) == [
+        ("fail", "FAIL", False), ("reverse", "COMPLETE", False), ("reverse", "COMPLETE", False),
+        ("reverse", "COMPLETE", True)]
+    assert all(j.worker_stream is not None and j.run is not None for j in tl.jobs)
+
+
 @pytest.mark.parametrize("damaged", ["out-of-order.pcap", "retransmit.pcap",
                                      "null-loopback.pcap"])
 def test_rewritten_captures_decode_like_the_original(damaged: str) -> None:
