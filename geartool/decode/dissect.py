@@ -9,6 +9,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from typing import NamedTuple, cast
 
 from geartool.protocol import AdminLine, Frame
@@ -248,7 +249,11 @@ class Dissector:
 
 def decode(capture: CaptureReader, dissector: Dissector) -> Iterator[Record]:
     """Every record of a capture, then its file-level damage, then what the streams left over."""
-    yield from dissector.records(capture)
+    # chain() rather than "yield from": one generator fewer between each record and its reader.
+    return chain(dissector.records(capture), _trailer(capture, dissector))
+
+
+def _trailer(capture: CaptureReader, dissector: Dissector) -> Iterator[Record]:
     if capture.truncated:
         yield Record(dissector.frames, dissector.last_time, -1, False,
                      Anomaly("capture", capture.truncated))

@@ -155,7 +155,7 @@ class Renderer:
                      f',"gearman.data_size":{size}']
             for i, value in enumerate(args):
                 if i == data_at:
-                    parts.append(keys[i] + _json_str(_dec(value)))
+                    parts.append(keys[i] + _json_str(value.decode("utf-8", "backslashreplace")))
                     continue
                 cache = caches[i]
                 shown = cache.get(value)
