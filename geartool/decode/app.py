@@ -180,8 +180,11 @@ def run(opts: DecodeOptions, out: TextIO | None = None, err: TextIO | None = Non
     if opts.scapy and not opts.json:
         fmt = _with_scapy(fmt)
     try:
-        _loop(decode(reader, dissector), timeline, keep, fmt if show_packets else None, out,
-              opts.count, flush_each=bool(opts.live))
+        try:
+            _loop(decode(reader, dissector), timeline, keep, fmt if show_packets else None,
+                  out, opts.count, flush_each=bool(opts.live))
+        except KeyboardInterrupt:
+            pass  # Ctrl-C ends a live capture: still print the summary of what was seen
         if opts.summary:
             out.write(summary_json(source, dissector, timeline) if opts.json  # type: ignore[arg-type]
                       else summary_text(source, dissector, timeline))  # type: ignore[arg-type]

@@ -30,7 +30,7 @@ Record = tuple[float, int, memoryview, int]
 class Readable(Protocol):
     """Anything with ``read`` (files, pipes, a whole file already in memory)."""
 
-    def read(self, size: int = ..., /) -> bytes: ...
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class CaptureError(Exception):

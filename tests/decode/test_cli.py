@@ -185,3 +185,26 @@ def test_admin_replies_in_context() -> None:
     text = decode(*cap("admin.pcap"), "--type", "TEXT").stdout
     assert "ADMIN-REPLY[frobnicate] 'ERR UNKNOWN_COMMAND Unknown+server+commandfrobnicate'" \
         in text
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="live capture needs root")
+def test_live_capture_summary_after_ctrl_c(gearmand: int) -> None:
+    import signal
+    need("tcpdump")
+    proc = subprocess.Popen([sys.executable, "-m", "geartool", "decode", "--live", "lo",
+                             "--port", str(gearmand), "--summary"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(15):  # a few echoes over ~3 s: tcpdump starts within that time
+            with socket.create_connection(("127.0.0.1", gearmand), timeout=2) as s:
+                s.sendall(pack_bytes(b"\0REQ", 16, [b"x"]))
+                s.recv(100)
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert "Traceback" not in err
+    assert "packets by type:" in out and "ECHO_REQ" in out
