@@ -91,7 +91,11 @@ def format_admin_line(line: AdminLine | bytes, *, full: bool = False) -> str:
 
 
 def frame_fields(frame: Frame) -> dict[str, Any]:
-    """JSON-ready fields named as Wireshark names them (gearman.*) where it has a name."""
+    """JSON-ready fields named as Wireshark names them (gearman.*) where it has a name.
+
+    ``gearman.data`` repeats the opaque data argument under one key whatever the packet type
+    (Wireshark names it func.arg, func.result or echo_text), for tools that want one key.
+    """
     magic = "REQ" if frame.magic is Magic.REQ else "RES"
     out: dict[str, Any] = {
         "gearman.magic": magic,
@@ -102,4 +106,6 @@ def frame_fields(frame: Frame) -> dict[str, Any]:
     }
     for key, value in zip(FIELD_NAMES[frame.type], frame.args, strict=False):
         out[key] = value.decode("utf-8", "backslashreplace")
+    if SPECS[frame.type].data_last and frame.args:
+        out["gearman.data"] = out[FIELD_NAMES[frame.type][-1]]
     return out
