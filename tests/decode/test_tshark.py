@@ -104,7 +104,8 @@ def test_same_packets_as_tshark(name: str) -> None:
     compared = 0
     for frame_no, entries in theirs.items():
         got = mine.get(frame_no, [])
-        binary = [e for e in entries if "gearman.pkt_type" in e]
+        # Types over 42 do not exist: tshark lists them, geartool reports a bad packet.
+        binary = [e for e in entries if 0 < int(e.get("gearman.pkt_type", 0)) <= 42]
         my_frames = [f for f in got if isinstance(f, Frame)]
         assert len(my_frames) == len(binary), (frame_no, binary, got)
         for entry, frame in zip(binary, my_frames, strict=True):
