@@ -136,6 +136,54 @@ class Decoder:
                 self._consume(pos)
         return out
 
+    def receive(self, data: bytes | memoryview) -> list[Event]:
+        """``feed(data)`` and take every whole event, in one call: the bulk-decoding fast path.
+
+        When nothing is buffered, binary packets are parsed straight out of ``data`` without
+        copying it into the buffer first. If the stream breaks part-way, the events before the
+        break are still returned; ``error`` is then set, next_event() raises it, and reset()
+        returns the bytes from the bad packet on.
+        """
+        if self._broken is not None:
+            raise self._broken
+        out: list[Event] = []
+        if self._pos == len(self._buf):
+            pos, n = 0, len(data)
+            max_payload = self.max_payload
+            while n - pos >= HEADER_SIZE and data[pos] == 0:
+                magic, ptype, length = unpack_header_from(data, pos)
+                mg = _MAGICS.get(magic)
+                end = pos + HEADER_SIZE + length
+                if mg is None or not 0 < ptype < _NTYPES or length > max_payload or end > n:
+                    break  # events() below reports errors and waits for the rest
+                try:
+                    args = split_args(ptype, bytes(data[pos + HEADER_SIZE:end]))
+                except RemoteProtocolError:
+                    break
+                out.append(_new_frame(Frame, (mg, TYPES[ptype], args)))
+                pos = end
+            if pos == n:
+                return out
+            data = data[pos:]
+        self.feed(data)  # type: ignore[arg-type]
+        try:
+            out += self.events()
+        except RemoteProtocolError:
+            pass  # events() recorded it in self._broken: the caller reads .error
+        return out
+
+    def reset(self) -> bytes:
+        """Drop the framing: return every unconsumed byte and make the decoder usable again.
+
+        For tools that resynchronise on a damaged stream (the pcap decoder). After a
+        RemoteProtocolError the returned bytes start at the packet that could not be parsed.
+        """
+        rest = bytes(self._buf[self._pos:])
+        self._buf = bytearray()
+        self._pos = 0
+        self._broken = None
+        return rest
+
     def _next(self) -> Event | _NeedData:
         buf = self._buf
         pos = self._pos
