@@ -137,40 +137,18 @@ class Decoder:
         return out
 
     def receive(self, data: bytes | memoryview) -> list[Event]:
-        """``feed(data)`` and take every whole event, in one call: the bulk-decoding fast path.
+        """``feed(data)`` and take every whole event, in one call; never raises for the data.
 
-        When nothing is buffered, binary packets are parsed straight out of ``data`` without
-        copying it into the buffer first. If the stream breaks part-way, the events before the
-        break are still returned; ``error`` is then set, next_event() raises it, and reset()
-        returns the bytes from the bad packet on.
+        If the stream breaks part-way, the events before the break are returned and ``error``
+        is set (next_event() raises it; reset() returns the bytes from the bad packet on).
         """
         if self._broken is not None:
             raise self._broken
-        out: list[Event] = []
-        if self._pos == len(self._buf):
-            pos, n = 0, len(data)
-            max_payload = self.max_payload
-            while n - pos >= HEADER_SIZE and data[pos] == 0:
-                magic, ptype, length = unpack_header_from(data, pos)
-                mg = _MAGICS.get(magic)
-                end = pos + HEADER_SIZE + length
-                if mg is None or not 0 < ptype < _NTYPES or length > max_payload or end > n:
-                    break  # events() below reports errors and waits for the rest
-                try:
-                    args = split_args(ptype, bytes(data[pos + HEADER_SIZE:end]))
-                except RemoteProtocolError:
-                    break
-                out.append(_new_frame(Frame, (mg, TYPES[ptype], args)))
-                pos = end
-            if pos == n:
-                return out
-            data = data[pos:]
-        self.feed(data)  # type: ignore[arg-type]
+        self.feed(bytes(data))
         try:
-            out += self.events()
+            return self.events()
         except RemoteProtocolError:
-            pass  # events() recorded it in self._broken: the caller reads .error
-        return out
+            return []  # events() recorded it: the caller reads .error
 
     def reset(self) -> bytes:
         """Drop the framing: return every unconsumed byte and make the decoder usable again.
