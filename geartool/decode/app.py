@@ -213,8 +213,12 @@ def run(opts: DecodeOptions, out: TextIO | None = None, err: TextIO | None = Non
         return EXIT_TRUNCATED
     if not dissector.streams:
         ports = ",".join(map(str, sorted(dissector.ports)))
+        hint = ""
+        if dissector.hints:
+            found = " ".join(f"--port {p}" for p in sorted(dissector.hints))
+            hint = f"; Gearman packets were seen on other ports: try {found}"
         print(f"geartool: {source}: no Gearman traffic on TCP port(s) {ports} "
-              f"({dissector.frames} frames read)", file=err)
+              f"({dissector.frames} frames read){hint}", file=err)
         return EXIT_NO_GEARMAN
     return EXIT_OK
 

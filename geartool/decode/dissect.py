@@ -81,6 +81,16 @@ class Dissector:
         self.frames = 0
         self.segments = 0
         self.last_time = 0.0
+        # Ports of other TCP streams whose payload starts like a Gearman packet, offered to
+        # the user as --port suggestions when the ports asked for carry nothing.
+        self.hints: set[int] = set()
+
+    def _hint(self, data: memoryview | bytes, offset: int, sport: int, dport: int) -> None:
+        magic = bytes(data[offset:offset + 4])
+        if magic == b"\0REQ":
+            self.hints.add(dport)
+        elif magic == b"\0RES":
+            self.hints.add(sport)
 
     def records(self, capture: Iterable[CaptureRecord]) -> Iterator[Record]:
         """Every Gearman record, in capture order; the end flushes every stream."""
@@ -101,6 +111,8 @@ class Dissector:
                     if etype == 0x0800 and vihl == 0x45 and proto == 6 and not frag & 0x3FFF \
                             and 14 + total <= len(data):
                         if sport not in ports and dport not in ports:
+                            if not self.streams and len(self.hints) < 8:
+                                self._hint(data, 34 + (doff >> 4) * 4, sport, dport)
                             continue
                         payload = data[34 + (doff >> 4) * 4:14 + total]
                         cut = 0

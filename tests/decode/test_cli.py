@@ -123,6 +123,15 @@ def test_bad_input_exit_codes(args: list[str], code: int, message: str) -> None:
     assert message in r.stderr + r.stdout
 
 
+def test_port_hint_when_gearman_is_elsewhere() -> None:
+    manifest = json.loads(Path("fixtures/pcaps/manifest.json").read_text())
+    port = manifest["geartool-geartool.pcap"]["port"]
+    r = decode("fixtures/pcaps/geartool-geartool.pcap")
+    assert r.returncode == 1 and f"try --port {port}" in r.stderr
+    r = decode("fixtures/pcaps/no-gearman.pcap")
+    assert r.returncode == 1 and "try --port" not in r.stderr
+
+
 def test_empty_and_tiny_files(tmp_path: Path) -> None:
     for content, code in ((b"", 5), (b"\xd4\xc3", 5), (b"\xd4\xc3\xb2\xa1" + bytes(10), 5)):
         f = tmp_path / "x.pcap"
