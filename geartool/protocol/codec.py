@@ -136,6 +136,32 @@ class Decoder:
                 self._consume(pos)
         return out
 
+    def receive(self, data: bytes | memoryview) -> list[Event]:
+        """``feed(data)`` and take every whole event, in one call; never raises for the data.
+
+        If the stream breaks part-way, the events before the break are returned and ``error``
+        is set (next_event() raises it; reset() returns the bytes from the bad packet on).
+        """
+        if self._broken is not None:
+            raise self._broken
+        self.feed(bytes(data))
+        try:
+            return self.events()
+        except RemoteProtocolError:
+            return []  # events() recorded it: the caller reads .error
+
+    def reset(self) -> bytes:
+        """Drop the framing: return every unconsumed byte and make the decoder usable again.
+
+        For tools that resynchronise on a damaged stream (the pcap decoder). After a
+        RemoteProtocolError the returned bytes start at the packet that could not be parsed.
+        """
+        rest = bytes(self._buf[self._pos:])
+        self._buf = bytearray()
+        self._pos = 0
+        self._broken = None
+        return rest
+
     def _next(self) -> Event | _NeedData:
         buf = self._buf
         pos = self._pos

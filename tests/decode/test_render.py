@@ -30,3 +30,15 @@ def test_render_does_not_import_scapy() -> None:
                           "import geartool.decode.render, sys; print('scapy' in sys.modules)"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_fields_use_wireshark_names_per_type() -> None:
+    echo = frame_fields(Frame(Magic.REQ, PacketType.ECHO_REQ, (b"hi",)))
+    assert echo["gearman.echo_text"] == "hi" and echo["gearman.data"] == "hi"
+    done = frame_fields(Frame(Magic.REQ, PacketType.WORK_COMPLETE, (b"H:1", b"r")))
+    assert done["gearman.func.result"] == "r" and done["gearman.job.handle"] == "H:1"
+    err = frame_fields(Frame(Magic.RES, PacketType.ERROR, (b"UNKNOWN_OPTION", b"no")))
+    assert (err["gearman.err.code"], err["gearman.err.text"]) == ("UNKNOWN_OPTION", "no")
+    st = frame_fields(Frame(Magic.RES, PacketType.STATUS_RES, (b"H", b"1", b"0", b"1", b"2")))
+    assert (st["gearman.job.known"], st["gearman.numerator"]) == ("1", "1")
+    assert "gearman.data" not in st

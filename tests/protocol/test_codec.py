@@ -158,3 +158,54 @@ def test_random_bytes_never_crash(data: bytes) -> None:
             assert isinstance(ev, Frame | AdminLine)
     except RemoteProtocolError:
         pass
+
+
+def test_reset_returns_unconsumed_bytes_and_recovers() -> None:
+    import pytest
+
+    from geartool.protocol import Decoder, RemoteProtocolError
+    from geartool.protocol.frames import pack_bytes
+
+    d = Decoder()
+    good = pack_bytes(b"\0REQ", 9, [])
+    d.feed(good + b"\0XYZ" + bytes(8))
+    assert d.next_event().type == 9  # type: ignore[union-attr]
+    with pytest.raises(RemoteProtocolError):
+        d.next_event()
+    assert d.reset() == b"\0XYZ" + bytes(8)
+    d.feed(good)
+    assert d.next_event().type == 9  # type: ignore[union-attr]
+    assert d.buffered == 0
+
+
+def test_receive_matches_feed_and_events_for_any_split() -> None:
+    from geartool.protocol import Decoder
+    from geartool.protocol.frames import pack_bytes
+
+    stream = (pack_bytes(b"\0REQ", 7, [b"f", b"u", b"da\0ta"]) + b"status\r\n"
+              + pack_bytes(b"\0RES", 8, [b"H:1"]) + pack_bytes(b"\0REQ", 9, []))
+    ref = Decoder()
+    ref.feed(stream)
+    want = ref.events()
+    assert len(want) == 4
+    for cut in range(len(stream) + 1):
+        d = Decoder()
+        got = d.receive(stream[:cut]) + d.receive(memoryview(stream)[cut:])
+        assert got == want, cut
+        assert d.buffered == 0
+
+
+def test_receive_keeps_events_before_a_break() -> None:
+    import pytest
+
+    from geartool.protocol import Decoder, RemoteProtocolError
+    from geartool.protocol.frames import pack_bytes
+
+    good = pack_bytes(b"\0RES", 6, [])
+    d = Decoder()
+    assert len(d.receive(good + good + b"\0BAD" + bytes(8) + good)) == 2
+    assert isinstance(d.error, RemoteProtocolError)
+    with pytest.raises(RemoteProtocolError):
+        d.next_event()
+    assert d.reset()[:4] == b"\0BAD"
+    assert d.error is None

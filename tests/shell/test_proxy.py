@@ -172,6 +172,16 @@ def test_pcap_is_read_by_tshark_and_the_decoder(gearmand: int, tmp_path: Path) -
     assert out.returncode == 0, out.stderr
     seen = [int(c) for line in out.stdout.split() for c in line.split(",") if c]
     assert sorted(seen) == sorted(int(f.type) for f in frames)
+    # And `geartool decode` reads it too: the same packets, no anomalies, the job linked up.
+    out = subprocess.run([sys.executable, "-m", "geartool", "decode", "--port", str(gearmand),
+                          "--json", str(pcap)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    records = [json.loads(line) for line in out.stdout.splitlines()]
+    decoded = [r["gearman.pkt_type"] for r in records if "gearman.pkt_type" in r]
+    assert sorted(decoded) == sorted(int(f.type) for f in frames)
+    out = subprocess.run([sys.executable, "-m", "geartool", "decode", "--port", str(gearmand),
+                          "--jobs", str(pcap)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "reverse" in out.stdout and "COMPLETE" in out.stdout
 
 
 def test_upstream_down_closes_the_client_and_the_proxy_keeps_serving(tmp_path: Path) -> None:
