@@ -3,7 +3,7 @@
     python benchmarks/run.py [--quick] [--only a,b] [--baseline gearmand] [--candidate geartool]
 
 Each workload starts a fresh server of each kind on a free loopback port, drives it with the
-compiled load generator (benchmarks/loadgen/loadgen.c) and stops it by PID. Ratios are
+compiled load generator (benchmarks/loadgen/*.c) and stops it by PID. Ratios are
 candidate / baseline. JSON and a Markdown table are written to benchmarks/results/.
 """
 

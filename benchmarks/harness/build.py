@@ -1,8 +1,8 @@
 """Compile the C load generator on demand and run it.
 
-The binary is cached under ``benchmarks/.cache/`` (git-ignored), keyed by a hash of the source
-and the compiler, so an edited ``loadgen.c`` is rebuilt automatically and a stale binary is never
-used.
+The binary is cached under ``benchmarks/.cache/`` (git-ignored), keyed by a hash of the sources
+(``benchmarks/loadgen/*.c`` and ``*.h``) and the compiler, so an edited source is rebuilt
+automatically and a stale binary is never used.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent.parent
-SOURCE = BENCH_DIR / "loadgen" / "loadgen.c"
+SOURCE_DIR = BENCH_DIR / "loadgen"
 CACHE = BENCH_DIR / ".cache"
 
 
@@ -29,13 +29,16 @@ def build(cc: str | None = None) -> Path:
     compiler = cc or os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         raise LoadgenError("no C compiler found (install gcc)")
-    digest = hashlib.sha256(SOURCE.read_bytes() + compiler.encode()).hexdigest()[:16]
-    binary = CACHE / f"loadgen-{digest}"
+    sources = sorted(SOURCE_DIR.glob("*.c"))
+    digest = hashlib.sha256(compiler.encode())
+    for path in sorted(SOURCE_DIR.glob("*.[ch]")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    binary = CACHE / f"loadgen-{digest.hexdigest()[:16]}"
     if binary.exists():
         return binary
     CACHE.mkdir(exist_ok=True)
     tmp = binary.with_suffix(".tmp")
-    proc = subprocess.run([compiler, "-O2", "-Wall", "-o", str(tmp), str(SOURCE)],
+    proc = subprocess.run([compiler, "-O2", "-Wall", "-o", str(tmp), *map(str, sources)],
                           capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
         raise LoadgenError(f"compiling loadgen failed:\n{proc.stderr}")
