@@ -6,6 +6,7 @@ Commands given with ``-c``, in a script file or on a non-terminal stdin run thro
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 from collections.abc import Iterable, Iterator
@@ -68,6 +69,10 @@ def run_interactive(shell: Shell) -> int:
         style=Style.from_dict(STYLE), complete_in_thread=True, complete_while_typing=False,
         bottom_toolbar=lambda: engine.hint(session.default_buffer.document.text_before_cursor)
         or " Tab completes; help lists commands; Ctrl-D leaves")
+    # A shell started from something that ignores SIGINT (a background job of a script, nohup)
+    # inherits the ignore, and Python then never raises KeyboardInterrupt: Ctrl-C could not
+    # interrupt a waiting command. At an interactive prompt Ctrl-C must always work.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     stop = threading.Event()
     with patch_stdout(raw=True):
         shell.out, shell.err = sys.stdout, sys.stderr
