@@ -1,0 +1,1 @@
+"""Benchmark harness: build/run the load generator, manage servers, report."""

@@ -1,0 +1,118 @@
+"""Turn raw loadgen results into comparison rows, ratios against the issue's targets, and a
+Markdown report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One compared figure: where it lives in a workload result and what the target is."""
+
+    workload: str
+    key: str
+    label: str
+    higher_is_better: bool
+    target: float  # required candidate/baseline ratio (>= when higher is better, else <=)
+    digits: int = 0
+
+
+CPU = "server_cpu_us_per_job"
+METRICS = [
+    Metric("a", "rate", "bg submits/s", True, 1.0),
+    Metric("a", CPU, "bg server CPU µs/job", False, 1.0, 2),
+    Metric("b", "rate", "fg round trips/s", True, 1.0),
+    Metric("b", "p50_ms", "fg p50 latency ms", False, 1.0, 3),
+    Metric("b", "p99_ms", "fg p99 latency ms", False, 1.0, 3),
+    Metric("b", CPU, "fg server CPU µs/job", False, 1.0, 2),
+    Metric("c", "rate", "drain jobs/s", True, 1.0),
+    Metric("c", CPU, "drain server CPU µs/job", False, 1.0, 2),
+    Metric("d", "rss_per_conn_bytes", "RSS bytes per idle connection", False, 1.0),
+    Metric("e", "rss_per_job_bytes", "RSS bytes per queued job", False, 1.0),
+    Metric("f", "rate", "durable bg submits/s", True, 100.0),
+    Metric("g", "rate", "coalesced submits/s", True, 1.0),
+    Metric("g", "round_p50_ms", "coalesce round p50 ms", False, 1.0, 3),
+    Metric("g", CPU, "coalesce server CPU µs/submit", False, 1.0, 2),
+]
+
+
+def _fmt(value: Any, digits: int) -> str:
+    if value is None:
+        return "n/a"
+    if not isinstance(value, (int, float)):
+        return str(value)
+    return f"{value:,.{digits}f}"
+
+
+def rows(results: dict[str, dict[str, Any]], baseline: str, candidate: str
+         ) -> list[dict[str, Any]]:
+    """One row per metric: both values, candidate/baseline ratio and whether the target is met."""
+    out = []
+    for m in METRICS:
+        per = results.get(m.workload)
+        if per is None:
+            continue
+        base, cand = per.get(baseline, {}), per.get(candidate, {})
+        bv, cv = base.get(m.key), cand.get(m.key)
+        ratio = met = None
+        if isinstance(bv, (int, float)) and isinstance(cv, (int, float)) and bv > 0:
+            ratio = cv / bv
+            met = ratio >= m.target if m.higher_is_better else ratio <= m.target
+        out.append({"workload": m.workload, "metric": m.label, "baseline": bv,
+                    "candidate": cv, "ratio": ratio, "target": m.target,
+                    "higher_is_better": m.higher_is_better, "met": met,
+                    "baseline_error": base.get("error"), "candidate_error": cand.get("error"),
+                    "digits": m.digits})
+    return out
+
+
+def markdown(table: list[dict[str, Any]], results: dict[str, dict[str, Any]],
+             baseline: str, candidate: str, meta: dict[str, Any]) -> str:
+    """The comparison table, the kill -9 check and the loadgen's own CPU, as Markdown."""
+    lines = [f"# Benchmark: {candidate} vs {baseline}", "",
+             " · ".join(f"{k}: {v}" for k, v in meta.items() if not isinstance(v, dict)), "",
+             f"| wl | metric | {baseline} | {candidate} | ratio | target | met |",
+             "|---|---|---:|---:|---:|---|---|"]
+    for r in table:
+        b = r["baseline_error"] and "error" or _fmt(r["baseline"], r["digits"])
+        c = r["candidate_error"] and "error" or _fmt(r["candidate"], r["digits"])
+        ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}x"
+        sign = ">=" if r["higher_is_better"] else "<="
+        met = "" if r["met"] is None else ("yes" if r["met"] else "NO")
+        lines.append(f"| {r['workload']} | {r['metric']} | {b} | {c} | {ratio} | "
+                     f"{sign} {r['target']:g}x | {met} |")
+    kills = results.get("f", {})
+    if kills:
+        lines += ["", "Crash check (f): SIGKILL mid-stream, restart on the same file, drain.", "",
+                  "| server | acked before kill | acked found after restart | lost |",
+                  "|---|---:|---:|---:|"]
+        for name, res in kills.items():
+            k = res.get("kill9")
+            if k:
+                lines.append(f"| {name} | {k['acked_before_kill']:,} | "
+                             f"{k['acked_found_after_restart']:,} | {k['lost']:,} |")
+    lines += ["", "CPU over the timed span: the load generator's own (getrusage) and the server's "
+              "(/proc/PID/stat), with the server's user/system split per job:", "",
+              "| wl | server | elapsed s | loadgen CPU s | loadgen CPU % | server CPU % "
+              "| server user µs/job | server sys µs/job |",
+              "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for wl, per in results.items():
+        for name, res in per.items():
+            if "elapsed_s" not in res:
+                lines.append(f"| {wl} | {name} | error: {res.get('error', '?')} | | | | | |")
+                continue
+            el = res["elapsed_s"] or 1e-9
+            srv = res.get("server_cpu_s")
+            srv_pct = f"{100 * srv / el:.0f}" if isinstance(srv, (int, float)) else ""
+            jobs = res.get("jobs") or res.get("connections") or 0
+            per_job = ["", ""]
+            for i, key in enumerate(("server_cpu_user_s", "server_cpu_sys_s")):
+                v = res.get(key)
+                if isinstance(v, (int, float)) and jobs:
+                    per_job[i] = f"{1e6 * v / jobs:.2f}"
+            lines.append(f"| {wl} | {name} | {el:.2f} | {res['loadgen_cpu_s']:.2f} | "
+                         f"{100 * res['loadgen_cpu_s'] / el:.0f} | {srv_pct} | "
+                         f"{per_job[0]} | {per_job[1]} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,130 @@
+"""Smoke test of the benchmark suite: the load generator builds, every mode runs with tiny counts
+against real servers and checks every reply, and it fails loudly on wrong data or lost jobs.
+No timing is asserted here; speed is what benchmarks/run.py reports.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from benchmarks.harness import build
+from geartool.protocol.codec import Decoder
+from geartool.protocol.frames import Frame, encode, req
+from geartool.protocol.spec import PacketType
+from tests.conftest import free_port, need, start_gearmand, stop
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+pytestmark = pytest.mark.interop
+
+
+@pytest.fixture(scope="module")
+def loadgen() -> Path:
+    return build.build()
+
+
+def _run(binary: Path, mode: str, port: int, **opts: object) -> dict[str, object]:
+    return build.run(binary, mode, port, timeout=30, **opts)
+
+
+def test_every_mode_checks_replies(loadgen: Path, any_server: tuple[str, int]) -> None:
+    _, port = any_server
+    bg = _run(loadgen, "bg", port, count=500, conns=3, depth=7, func="smoke_bg")
+    assert bg["jobs"] == 500 and sum(bg["acked_per_conn"]) == 500  # type: ignore[arg-type]
+    fg = _run(loadgen, "fg", port, count=300, clients=3, workers=2, depth=4, func="smoke_fg")
+    assert fg["jobs"] == 300
+    assert 0 < fg["p50_ms"] <= fg["p99_ms"] <= fg["max_ms"]  # type: ignore[operator]
+    drain = _run(loadgen, "drain", port, count=400, conns=2, workers=3, func="smoke_drain")
+    assert drain["jobs"] == drain["prefilled"] == drain["queued_before"] == 400
+    coal = _run(loadgen, "coalesce", port, clients=40, rounds=3)
+    assert coal["worker_runs"] == 3 and coal["jobs"] == 120
+
+
+def test_idle_connections_and_server_rss(loadgen: Path) -> None:
+    port = free_port()
+    proc = start_gearmand(port)
+    try:
+        idle = _run(loadgen, "idle", port, count=100, pid=proc.pid, settle=0)
+    finally:
+        stop(proc)
+    assert idle["connections"] == 100
+    assert idle["server_rss_after_kb"] >= idle["server_rss_before_kb"] > 0  # type: ignore[operator]
+
+
+def _bad_worker(port: int, ready: threading.Event, stop_flag: threading.Event) -> None:
+    """A worker that returns every job's data with one byte flipped."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.settimeout(0.2)
+        sock.sendall(encode(req(PacketType.CAN_DO, b"bench_fg")) +
+                     encode(req(PacketType.GRAB_JOB_UNIQ)))
+        ready.set()
+        dec = Decoder()
+        for _ in range(500):  # bounded: the loadgen gives up after its first wrong reply
+            if stop_flag.is_set():
+                return
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                continue
+            if not chunk:
+                return
+            dec.feed(chunk)
+            for ev in dec.events():
+                assert isinstance(ev, Frame)
+                if ev.type == PacketType.JOB_ASSIGN_UNIQ:
+                    handle, data = ev.args[0], ev.args[-1]
+                    bad = data[:-1] + bytes([data[-1] ^ 1])
+                    sock.sendall(encode(req(PacketType.WORK_COMPLETE, handle, bad)) +
+                                 encode(req(PacketType.GRAB_JOB_UNIQ)))
+                elif ev.type == PacketType.NO_JOB:
+                    sock.sendall(encode(req(PacketType.PRE_SLEEP)))
+                elif ev.type == PacketType.NOOP:
+                    sock.sendall(encode(req(PacketType.GRAB_JOB_UNIQ)))
+
+
+def test_wrong_result_data_fails_the_run(loadgen: Path, gearmand: int) -> None:
+    ready, stop_flag = threading.Event(), threading.Event()
+    t = threading.Thread(target=_bad_worker, args=(gearmand, ready, stop_flag), daemon=True)
+    t.start()
+    assert ready.wait(10)
+    try:
+        with pytest.raises(build.LoadgenError, match="wrong data"):
+            _run(loadgen, "fg", gearmand, count=20, clients=1, workers=0, depth=1)
+    finally:
+        stop_flag.set()
+        t.join(10)
+
+
+def test_lost_acknowledged_jobs_fail_the_run(loadgen: Path, gearmand: int) -> None:
+    _run(loadgen, "bg", gearmand, count=10, conns=1, depth=4, func="smoke_lost")
+    # claim 15 acknowledged jobs on connection 0 where only 10 exist
+    with pytest.raises(build.LoadgenError, match="5 acknowledged jobs are missing"):
+        _run(loadgen, "drain", gearmand, count=0, workers=2, conns=1, verify_acked="15",
+             func="smoke_lost")
+
+
+def test_runner_compares_two_servers(tmp_path: Path) -> None:
+    need("gearmand")
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/run.py", "--quick", "--only", "g,a,f",
+         "--candidate", "gearmand", "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=110)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    doc = json.loads((tmp_path / "latest.json").read_text())
+    assert list(doc["results"]) == ["a", "f", "g"]
+    for per in doc["results"].values():
+        assert set(per) == {"gearmand", "gearmand#2"}
+        assert all("error" not in r for r in per.values())
+    kill = doc["results"]["f"]["gearmand"]["kill9"]
+    assert kill["disconnected"] and kill["lost"] == 0 and kill["acked_before_kill"] > 0
+    # CPU per job can round to 0 in a quick run (10 ms clock ticks); the rates always exist
+    rates = [row for row in doc["table"] if row["metric"].endswith("/s")]
+    assert len(rates) == 3 and all(row["ratio"] is not None and row["ratio"] > 0 for row in rates)
+    md = (tmp_path / "latest.md").read_text()
+    assert "| a | bg submits/s |" in md and "Crash check (f)" in md
