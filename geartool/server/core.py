@@ -311,8 +311,7 @@ class Core:
             return
         job = self.new_job(fn, unique, data, prio, background, when, reducer)
         if not background:
-            job.listeners.append(conn)
-            conn.listening[job] = conn.listening.get(job, 0) + 1
+            self._listen(conn, job)
         elif self.store.durable:
             job.store_id = self.store.add(name, unique, prio, data, when, reducer)
             job.pending = []
@@ -333,7 +332,7 @@ class Core:
     def new_job(self, fn: Function, unique: bytes, data: bytes, prio: int, background: bool,
                 when: int, reducer: bytes) -> Job:
         self._handle_seq += 1
-        handle = self._prefix + str(self._handle_seq).encode()
+        handle = b"%b%d" % (self._prefix, self._handle_seq)
         job = Job(handle, fn, unique, data, prio, background, when, reducer, self.clock())
         self.jobs[handle] = job
         if unique == b"-":
@@ -353,16 +352,21 @@ class Core:
         return fn.uniques.get(unique)
 
     def _listen(self, conn: Conn, job: Job) -> None:
-        job.listeners.append(conn)
+        listeners = job.listeners
+        if listeners:
+            listeners.append(conn)
+        else:
+            job.listeners = [conn]
         conn.listening[job] = conn.listening.get(job, 0) + 1
 
     def _reply_created(self, conn: Conn, job: Job) -> None:
         if job.pending is None:
             self.send(conn, _res(P.JOB_CREATED, job.handle))
             return
-        slot = PendingReply()
+        slot = PendingReply(conn)
         job.pending.append(slot)
         conn.out.append(slot)
+        conn.held += 1
         self.dirty.append(conn)
 
     def _enqueue(self, job: Job) -> None:
@@ -392,9 +396,8 @@ class Core:
                 self._finish(job)
             for slot in slots:
                 slot.data = reply
-        for conn in list(self.conns.values()):
-            if conn.out and not isinstance(conn.out[0], bytes):
-                self.dirty.append(conn)
+                slot.conn.held -= 1
+                self.dirty.append(slot.conn)
 
     def _get_status(self, conn: Conn, frame: Frame) -> None:
         handle = frame.args[0]
@@ -485,7 +488,7 @@ class Core:
             n = c.listening.get(job, 0)
             if n:
                 del c.listening[job]
-        job.listeners = []
+        job.listeners = ()
 
     def _abandon(self, job: Job) -> None:
         """Every foreground submitter left: the job will never run (or its result goes nowhere)."""
@@ -533,7 +536,7 @@ class Core:
         self._fail_listeners(job)
         for c in job.listeners:
             c.listening.pop(job, None)
-        job.listeners = []
+        job.listeners = ()
         self._abandon(job)
         if job.store_id:
             self.store.remove(job.store_id)
@@ -568,8 +571,10 @@ class Core:
     # ---- time ---------------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
-        first = [h[0][0] for h in (self._timers, self._epochs) if h]
-        return min(first) if first else None
+        timers, epochs = self._timers, self._epochs
+        if not timers:
+            return epochs[0][0] if epochs else None
+        return min(timers[0][0], epochs[0][0]) if epochs else timers[0][0]
 
     def tick(self) -> None:
         """Fire what is due: epoch jobs become runnable, timed-out jobs are requeued."""

@@ -22,7 +22,8 @@ class Conn:
     """
 
     __slots__ = ("id", "ip", "port", "client_id", "exceptions", "registrations", "sleeping",
-                 "noop_sent", "listening", "out", "loopback", "closed", "admin_only", "extra")
+                 "noop_sent", "listening", "out", "loopback", "closed", "admin_only", "extra",
+                 "held")
 
     def __init__(self, cid: int, ip: str, port: int = 0, *, exceptions: bool = False,
                  loopback: bool = True) -> None:
@@ -41,6 +42,7 @@ class Conn:
         self.closed = False
         self.admin_only = True
         self.extra: Any = None  # the transport's own handle
+        self.held = 0  # unfilled PendingReply items in ``out``
 
     def __repr__(self) -> str:
         return f"<Conn {self.id} {self.ip}>"
@@ -93,10 +95,11 @@ class Function:
 class PendingReply:
     """A reply slot in a connection's output, filled once the durable store has committed."""
 
-    __slots__ = ("data",)
+    __slots__ = ("data", "conn")
 
-    def __init__(self) -> None:
+    def __init__(self, conn: Conn) -> None:
         self.data: bytes | None = None
+        self.conn = conn
 
 
 class Job:
@@ -118,7 +121,9 @@ class Job:
         self.background = background
         self.when = when
         self.reducer = reducer
-        self.listeners: list[Conn] = []
+        # Foreground clients waiting for the result. The shared empty tuple until the first
+        # one attaches: background jobs (most of a big queue) then cost no list each.
+        self.listeners: list[Conn] | tuple[()] = ()
         self.worker: Registration | None = None
         self.retries = 0
         self.numerator = b"0"

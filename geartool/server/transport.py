@@ -114,10 +114,14 @@ def flush(conns: list[Conn]) -> None:
         if proto is None or proto.transport is None:
             out.clear()
             continue
-        try:
-            data = b"".join(out)
-            out.clear()
-        except TypeError:  # a PendingReply is in the list: send up to the first unfilled one
+        data = None
+        if not conn.held:
+            try:
+                data = b"".join(out)
+                out.clear()
+            except TypeError:  # filled PendingReply objects are still in the list
+                data = None
+        if data is None:  # send up to the first reply still waiting for its commit
             ready = []
             n = 0
             for item in out:
