@@ -386,9 +386,18 @@ class Core:
         for job in jobs:
             slots, job.pending = job.pending or [], None
             if error is None:
-                reply = _res(P.JOB_CREATED, job.handle)
-                if not job.ignore:
+                handle = job.handle
+                reply = pack_header(MAGIC_RES, 8, len(handle)) + handle
+                if job.ignore:
+                    pass
+                elif job.when:
                     self._enqueue(job)
+                else:  # _enqueue inlined: this runs once per durable submit
+                    fn = job.function
+                    job.queued = True
+                    fn.queues[job.priority].append(job)
+                    if fn.sleepers:
+                        self._wake(fn)
             else:
                 reply = _res(P.ERROR, ErrorCode.QUEUE_ERROR.encode(), error.encode())
                 job.store_id = 0
