@@ -77,6 +77,9 @@ class SQLiteStore:
                                        isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            # Checkpoint (copy the WAL into the database, with its own fsyncs) every ~16 MB
+            # of log instead of every 4 MB: fewer stalls in the commit path under load.
+            self._db.execute("PRAGMA wal_autocheckpoint=4000")
             for stmt in SCHEMA:
                 self._db.execute(stmt)
             row = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM gearman_batches").fetchone()
