@@ -3,15 +3,17 @@ that never reads its replies."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
 
 from geartool.protocol import Frame, Magic, encode
 from geartool.protocol import PacketType as P
-from tests.conftest import free_port, start_geartool, stop
+from tests.conftest import free_port, start_geartool, stop, wait_port
 from tests.wire import Peer
 
 
@@ -108,5 +110,19 @@ def test_client_that_never_reads_does_not_stall_others() -> None:
                           if line.startswith("VmRSS")).split()[1])
         assert rss_kb < 200_000  # it did not buffer everything the greedy client sent
         greedy.close()
+    finally:
+        stop(proc)
+
+
+def test_gearmand_port_environment_variable() -> None:
+    port = free_port()
+    env = dict(os.environ, GEARMAND_PORT=str(port))
+    proc = subprocess.Popen([sys.executable, "-m", "geartool", "server", "--queue", "memory"],
+                            env=env, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, proc)
+        with Peer(port) as p:
+            p.send(P.ECHO_REQ, b"env")
+            assert p.frame().args == (b"env",)
     finally:
         stop(proc)
