@@ -388,8 +388,9 @@ class Core:
             if error is None:
                 handle = job.handle
                 reply = pack_header(MAGIC_RES, 8, len(handle)) + handle
-                if job.ignore:
-                    pass
+                if job.ignore:  # cancelled while its write was in flight: never queue it
+                    job.function.waiting[job.priority] -= 1
+                    self._finish(job)
                 elif job.when:
                     self._enqueue(job)
                 else:  # _enqueue inlined: this runs once per durable submit

@@ -173,3 +173,17 @@ def test_damaged_batch_row_does_not_stop_replay(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         db.execute("INSERT INTO gearman_batches (id, jobs) VALUES (99, x'00ff')")
     assert [r[3] for r in rows(path)] == [b"good"]
+
+
+def test_cancel_while_the_write_is_in_flight(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "q.db")
+    h = Harness(store)
+    c, admin = h.conn(), h.conn()
+    h.send(c, P.SUBMIT_JOB_BG, b"f", b"u", b"x")
+    handle = h.core.uncommitted[0].handle
+    assert h.admin(admin, b"cancel job " + handle) == b"OK\r\n"
+    commit(h, store)
+    assert h.types(c) == [P.JOB_CREATED]  # the client still learns its handle
+    assert handle not in h.core.jobs and h.core.functions[b"f"].total == 0
+    commit(h, store)
+    assert rows(tmp_path / "q.db") == []
