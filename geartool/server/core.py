@@ -20,7 +20,7 @@ from geartool.protocol.frames import pack_bytes, pack_header
 from geartool.protocol.spec import BACKGROUND_SUBMITS, MAGIC_RES, SUBMIT_PRIORITY
 
 from .config import MAX_CLIENT_ID, MAX_UNIQUE, ServerConfig
-from .model import Conn, Function, Job, PendingReply, Registration
+from .model import Conn, Function, Job, Registration
 from .store.base import NullStore, Store, StoredJob
 
 log = logging.getLogger("geartool.server")
@@ -363,9 +363,8 @@ class Core:
         if job.pending is None:
             self.send(conn, _res(P.JOB_CREATED, job.handle))
             return
-        slot = PendingReply(conn)
-        job.pending.append(slot)
-        conn.out.append(slot)
+        job.pending.append(conn)
+        conn.out.append(job)
         conn.held += 1
         self.dirty.append(conn)
 
@@ -384,7 +383,7 @@ class Core:
     def committed(self, jobs: list[Job], error: str | None) -> None:
         """The store committed (or failed to commit) the durable writes of these jobs."""
         for job in jobs:
-            slots, job.pending = job.pending or [], None
+            owed, job.pending = job.pending or [], None
             if error is None:
                 handle = job.handle
                 reply = pack_header(MAGIC_RES, 8, len(handle)) + handle
@@ -404,10 +403,10 @@ class Core:
                 job.store_id = 0
                 job.function.waiting[job.priority] -= 1
                 self._finish(job)
-            for slot in slots:
-                slot.data = reply
-                slot.conn.held -= 1
-                self.dirty.append(slot.conn)
+            job.reply = reply
+            for conn in owed:
+                conn.held -= 1
+                self.dirty.append(conn)
 
     def _get_status(self, conn: Conn, frame: Frame) -> None:
         handle = frame.args[0]

@@ -17,8 +17,10 @@ PRIORITIES = (Priority.HIGH, Priority.NORMAL, Priority.LOW)
 class Conn:
     """One peer connection as the scheduler sees it. ``out`` collects replies in order.
 
-    Items in ``out`` are bytes, or a Job whose durable write has not committed yet: nothing
-    after such a placeholder may be sent before it (python-gearman pairs replies by order).
+    Items in ``out`` are bytes, or a background Job standing for its JOB_CREATED (or ERROR)
+    reply until its durable write commits: nothing after it may be sent before it
+    (python-gearman pairs replies by order). Using the Job itself as the placeholder costs no
+    allocation per durable submit.
     """
 
     __slots__ = ("id", "ip", "port", "client_id", "exceptions", "registrations", "sleeping",
@@ -42,7 +44,7 @@ class Conn:
         self.closed = False
         self.admin_only = True
         self.extra: Any = None  # the transport's own handle
-        self.held = 0  # unfilled PendingReply items in ``out``
+        self.held = 0  # Jobs in ``out`` whose durable write has not committed yet
 
     def __repr__(self) -> str:
         return f"<Conn {self.id} {self.ip}>"
@@ -92,23 +94,13 @@ class Function:
         return self.waiting[0] + self.waiting[1] + self.waiting[2] + self.running
 
 
-class PendingReply:
-    """A reply slot in a connection's output, filled once the durable store has committed."""
-
-    __slots__ = ("data", "conn")
-
-    def __init__(self, conn: Conn) -> None:
-        self.data: bytes | None = None
-        self.conn = conn
-
-
 class Job:
     """One job, from submit until it completes, fails, is dropped or is cancelled."""
 
     __slots__ = ("handle", "function", "unique", "data", "priority", "background", "when",
                  "reducer", "listeners", "worker", "retries", "numerator", "denominator",
                  "ignore", "store_id", "created", "assigned_at", "timer_token", "pending",
-                 "queued")
+                 "queued", "reply")
 
     def __init__(self, handle: bytes, function: Function, unique: bytes, data: bytes,
                  priority: int, background: bool, when: int, reducer: bytes,
@@ -133,9 +125,19 @@ class Job:
         self.created = created
         self.assigned_at = 0.0
         self.timer_token = 0
-        # Replies held until the job's durable write commits (None once it has).
-        self.pending: list[PendingReply] | None = None
+        # Connections owed a reply once the job's durable write commits (None once it has),
+        # and that reply: JOB_CREATED, or ERROR if the write failed.
+        self.pending: list[Conn] | None = None
+        self.reply = b""
         self.queued = False
 
     def __repr__(self) -> str:
         return f"<Job {self.handle!r} {self.function.name!r}>"
+
+
+def ready_bytes(item: bytes | Job) -> bytes | None:
+    """An ``out`` item's bytes, or None while it still waits for its commit."""
+    if type(item) is bytes:
+        return item
+    assert isinstance(item, Job)
+    return None if item.pending is not None else item.reply

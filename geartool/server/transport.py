@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from geartool.protocol import Decoder, Frame, RemoteProtocolError
 
 from .admin import handle_admin
-from .model import Conn
+from .model import Conn, ready_bytes
 
 if TYPE_CHECKING:
     from .app import Server
@@ -119,13 +119,13 @@ def flush(conns: list[Conn]) -> None:
             try:
                 data = b"".join(out)
                 out.clear()
-            except TypeError:  # filled PendingReply objects are still in the list
+            except TypeError:  # committed Jobs still stand in the list for their replies
                 data = None
         if data is None:  # send up to the first reply still waiting for its commit
             ready = []
             n = 0
             for item in out:
-                chunk = item if isinstance(item, bytes) else item.data
+                chunk = ready_bytes(item)
                 if chunk is None:
                     break
                 ready.append(chunk)

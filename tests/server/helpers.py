@@ -6,7 +6,7 @@ from geartool.protocol import Decoder, Frame, Magic, PacketType, encode
 from geartool.server.admin import handle_admin
 from geartool.server.config import ServerConfig
 from geartool.server.core import Core
-from geartool.server.model import Conn, PendingReply
+from geartool.server.model import Conn, ready_bytes
 from geartool.server.store.base import NullStore, Store
 
 
@@ -48,7 +48,7 @@ class Harness:
         ready = []
         n = 0
         for item in conn.out:
-            chunk = item if isinstance(item, bytes) else item.data
+            chunk = ready_bytes(item)
             if chunk is None:
                 break
             ready.append(chunk)
@@ -89,4 +89,4 @@ class Harness:
         return frames[0]
 
 
-__all__ = ["Clock", "Harness", "PendingReply"]
+__all__ = ["Clock", "Harness"]
