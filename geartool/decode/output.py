@@ -138,7 +138,7 @@ class Renderer:
                 info = self.streams[stream]
                 src, dst = (info.client, info.server) if to_server else (info.server,
                                                                           info.client)
-                where = (f',"tcp.stream":{stream},"src":"{src}","dst":"{dst}",'
+                where = (f',"stream":{stream},"src":"{src}","dst":"{dst}",'
                          f'"to_server":{"true" if to_server else "false"}')
             else:
                 where = ""

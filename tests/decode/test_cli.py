@@ -80,7 +80,7 @@ def test_filters() -> None:
     r = decode(*cap("gearman-tool.pcap"), "--handle", handle, "--json")
     assert {json.loads(x)["gearman.job.handle"] for x in r.stdout.splitlines()} == {handle}
     r = decode(*cap("gearman-tool.pcap"), "--stream", "2", "--json")
-    assert {json.loads(x)["tcp.stream"] for x in r.stdout.splitlines()} == {2}
+    assert {json.loads(x)["stream"] for x in r.stdout.splitlines()} == {2}
     r = decode(*cap("gearman-tool.pcap"), "--type", "text", "--json")
     assert r.stdout and all("gearman.text" in x for x in r.stdout.splitlines())
 
