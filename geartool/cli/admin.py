@@ -14,9 +14,11 @@ import typer
 
 from geartool.cli.admin_run import (
     Outcome,
+    finish,
     print_done,
     print_rows,
     print_value,
+    render_table,
     run_all,
 )
 from geartool.cli.common import EXIT_FAILED, EXIT_USAGE, die
@@ -73,9 +75,44 @@ def _status_footer(v: dict[str, Any]) -> str:
 
 @admin.command()
 def status(server: ServerOpt = None, as_json: JsonOpt = False, timeout: TimeoutOpt = 5.0) -> None:
-    """Functions: jobs waiting, running, total, workers, and waiting per priority."""
-    print_rows(run_all(server, timeout, _status), as_json, lambda v: v["functions"],
+    """Functions: jobs waiting, running, total, workers, and waiting per priority.
+
+    With several servers, a last table adds them up per function ("all servers").
+    """
+    outcomes = run_all(server, timeout, _status)
+    live = [o.value for o in outcomes if o.error is None]
+    if len(outcomes) > 1 and len(live) > 1 and not as_json:
+        for o in outcomes:
+            if o.error is None:
+                typer.echo(f"== {o.server}")
+                typer.echo(render_table(STATUS_COLUMNS, o.value["functions"]))
+                typer.echo(_status_footer(o.value))
+        combined = combine_status(live)
+        typer.echo(f"== all {len(live)} servers")
+        typer.echo(render_table(STATUS_COLUMNS, combined["functions"]))
+        typer.echo(_status_footer(combined))
+        finish(outcomes)
+        return
+    print_rows(outcomes, as_json, lambda v: v["functions"],
                STATUS_COLUMNS, _status_footer, lambda v: {"workers": v["worker_connections"]})
+
+
+def combine_status(values: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-function sums over several servers' status (the oldest wait is the maximum)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for v in values:
+        for row in v["functions"]:
+            into = merged.setdefault(row["function"], dict.fromkeys(row, None))
+            into["function"] = row["function"]
+            for key, value in row.items():
+                if key == "function" or value is None:
+                    continue
+                if key == "oldest_wait":
+                    into[key] = max(into[key] or 0.0, value)
+                else:
+                    into[key] = (into[key] or 0) + value
+    return {"functions": [merged[k] for k in sorted(merged)],
+            "worker_connections": sum(v["worker_connections"] for v in values)}
 
 
 async def _workers(c: AdminClient) -> list[dict[str, Any]]:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from geartool.cli import app
-from tests.conftest import free_port, need
+from geartool.protocol import PacketType
+from tests.conftest import free_port, need, start_geartool, stop
 from tests.tui.peers import scene, status, submit, wait_for, worker
+from tests.wire import Peer
 
 runner = CliRunner()
 
@@ -191,3 +194,25 @@ def test_table_alignment() -> None:
         "a             5  yes  -",
         "longer    12345  no   1.2",
     ]
+
+
+def test_status_adds_up_several_servers(tmp_path: Path) -> None:
+    ports = [free_port(), free_port()]
+    procs = [start_geartool(p, "--queue", "memory") for p in ports]
+    try:
+        for port, fn in ((ports[0], b"f"), (ports[1], b"f"), (ports[1], b"g")):
+            with Peer(port) as c:
+                c.send(PacketType.SUBMIT_JOB_BG, fn, b"", b"x")
+                assert c.frame().type is PacketType.JOB_CREATED
+        servers = [arg for p in ports for arg in ("-s", f"127.0.0.1:{p}")]
+        r = subprocess.run([sys.executable, "-m", "geartool", "admin", "status", *servers],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        combined = r.stdout.split("== all 2 servers\n")[1].splitlines()
+        assert combined[1].split()[:5] == ["f", "2", "0", "2", "0"]
+        assert combined[2].split()[:5] == ["g", "1", "0", "1", "0"]
+        assert combined[3] == "2 functions, 3 waiting, 0 running, 0 workers"
+        assert r.stdout.count("== 127.0.0.1:") == 2
+    finally:
+        for p in procs:
+            stop(p)
