@@ -6,6 +6,7 @@ starts a binary header and anything else starts a text line, so one connection m
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Final, NamedTuple
 
 from .errors import ErrorCode, RemoteProtocolError
@@ -43,9 +44,11 @@ class Decoder:
     ``max_payload`` is checked against the length in the header, before the payload is
     buffered, so an announced 4 GiB packet costs nothing. Any RemoteProtocolError leaves the
     decoder unusable: the stream has lost its framing and the connection should be closed.
+    There is one parser (``_parse``); ``events``, ``receive`` and ``next_event`` only differ
+    in how they hand its results over.
     """
 
-    __slots__ = ("_buf", "_pos", "max_payload", "max_line", "_broken")
+    __slots__ = ("_buf", "_pos", "max_payload", "max_line", "_broken", "_ready")
 
     def __init__(self, max_payload: int = DEFAULT_MAX_PAYLOAD,
                  max_line: int = DEFAULT_MAX_LINE) -> None:
@@ -54,11 +57,17 @@ class Decoder:
         self.max_payload = max_payload
         self.max_line = max_line
         self._broken: RemoteProtocolError | None = None
+        self._ready: deque[Event] = deque()  # parsed for next_event(), not yet returned
 
     @property
     def buffered(self) -> int:
         """Bytes received but not yet returned as events."""
         return len(self._buf) - self._pos
+
+    @property
+    def error(self) -> RemoteProtocolError | None:
+        """The error that broke the stream, if any (raised again once no events are left)."""
+        return self._broken
 
     def feed(self, data: bytes) -> None:
         if self._pos and self._pos == len(self._buf):
@@ -69,18 +78,14 @@ class Decoder:
 
     def next_event(self) -> Event | _NeedData:
         """The next whole event, or NEED_DATA. Raises RemoteProtocolError on a broken stream."""
-        if self._broken is not None:
-            raise self._broken
-        try:
-            return self._next()
-        except RemoteProtocolError as exc:
-            self._broken = exc
-            raise
-
-    @property
-    def error(self) -> RemoteProtocolError | None:
-        """The error that broke the stream, if any (raised again by the next call)."""
-        return self._broken
+        ready = self._ready
+        if not ready:
+            ready.extend(self._parse())
+            if not ready:
+                if self._broken is not None:
+                    raise self._broken
+                return NEED_DATA
+        return ready.popleft()
 
     def events(self) -> list[Event]:
         """Every whole event now buffered, in one pass (the server's hot path).
@@ -88,8 +93,46 @@ class Decoder:
         If the stream breaks after some events were parsed, those are returned and the error
         is raised by the next call, so a peer's good requests before a bad one still count.
         """
+        out = self._take()
+        if not out and self._broken is not None:
+            raise self._broken
+        return out
+
+    def receive(self, data: bytes | memoryview) -> list[Event]:
+        """``feed(data)`` and take every whole event, in one call; never raises for the data.
+
+        If the stream breaks part-way, the events before the break are returned and ``error``
+        is set (reset() then returns the bytes from the bad packet on).
+        """
         if self._broken is not None:
             raise self._broken
+        self.feed(bytes(data))
+        return self._take()
+
+    def reset(self) -> bytes:
+        """Drop the framing: return every unconsumed byte and make the decoder usable again.
+
+        For tools that resynchronise on a damaged stream (the pcap decoder). After a
+        RemoteProtocolError the returned bytes start at the packet that could not be parsed.
+        """
+        rest = bytes(self._buf[self._pos:])
+        self._buf = bytearray()
+        self._pos = 0
+        self._broken = None
+        return rest
+
+    def _take(self) -> list[Event]:
+        if self._ready:
+            out = list(self._ready)
+            self._ready.clear()
+            out += self._parse()
+            return out
+        return self._parse()
+
+    def _parse(self) -> list[Event]:
+        """Parse every whole event buffered; on a protocol error, record it and stop there."""
+        if self._broken is not None:
+            return []
         buf = self._buf
         pos = self._pos
         size = len(buf)
@@ -129,79 +172,9 @@ class Decoder:
                 pos = end
         except RemoteProtocolError as exc:
             self._broken = exc
-            if not out:
-                raise
-        finally:
-            if pos > self._pos:
-                self._consume(pos)
+        if pos > self._pos:
+            self._consume(pos)
         return out
-
-    def receive(self, data: bytes | memoryview) -> list[Event]:
-        """``feed(data)`` and take every whole event, in one call; never raises for the data.
-
-        If the stream breaks part-way, the events before the break are returned and ``error``
-        is set (next_event() raises it; reset() returns the bytes from the bad packet on).
-        """
-        if self._broken is not None:
-            raise self._broken
-        self.feed(bytes(data))
-        try:
-            return self.events()
-        except RemoteProtocolError:
-            return []  # events() recorded it: the caller reads .error
-
-    def reset(self) -> bytes:
-        """Drop the framing: return every unconsumed byte and make the decoder usable again.
-
-        For tools that resynchronise on a damaged stream (the pcap decoder). After a
-        RemoteProtocolError the returned bytes start at the packet that could not be parsed.
-        """
-        rest = bytes(self._buf[self._pos:])
-        self._buf = bytearray()
-        self._pos = 0
-        self._broken = None
-        return rest
-
-    def _next(self) -> Event | _NeedData:
-        buf = self._buf
-        pos = self._pos
-        avail = len(buf) - pos
-        if avail == 0:
-            return NEED_DATA
-        if buf[pos] != 0:
-            return self._text_line(buf, pos)
-        if avail < HEADER_SIZE:
-            return NEED_DATA
-        magic, ptype, length = unpack_header_from(buf, pos)
-        mg = _MAGICS.get(magic)
-        if mg is None:
-            raise RemoteProtocolError(f"bad magic {bytes(magic)!r}", code=None)
-        if not 0 < ptype < len(TYPES):
-            raise RemoteProtocolError(f"unknown packet type {ptype}", code=None)
-        if length > self.max_payload:
-            raise RemoteProtocolError(
-                f"payload of {length} bytes is over the limit of {self.max_payload}",
-                code=ErrorCode.ARGUMENT_TOO_LARGE)
-        end = pos + HEADER_SIZE + length
-        if len(buf) < end:
-            return NEED_DATA
-        payload = bytes(buf[pos + HEADER_SIZE:end])
-        self._consume(end)
-        pt = TYPES[ptype]
-        assert pt is not None
-        return Frame(mg, pt, split_args(ptype, payload))
-
-    def _text_line(self, buf: bytearray, pos: int) -> AdminLine | _NeedData:
-        nl = buf.find(b"\n", pos, pos + self.max_line + 1)
-        if nl < 0:
-            if len(buf) - pos > self.max_line:
-                raise RemoteProtocolError(
-                    f"text line longer than {self.max_line} bytes", code=None)
-            return NEED_DATA
-        end = nl - 1 if nl > pos and buf[nl - 1] == 0x0D else nl
-        line = bytes(buf[pos:end])
-        self._consume(nl + 1)
-        return AdminLine(line)
 
     def _consume(self, end: int) -> None:
         if end == len(self._buf):
