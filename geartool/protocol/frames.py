@@ -6,7 +6,7 @@ import struct
 from typing import NamedTuple
 
 from .errors import LocalProtocolError, RemoteProtocolError
-from .spec import HEADER_SIZE, SPEC_BY_NUMBER, SPECS, Magic, PacketType
+from .spec import SPEC_BY_NUMBER, SPECS, Magic, PacketType
 
 _HEADER = struct.Struct(">4sII")
 pack_header = _HEADER.pack
@@ -88,6 +88,3 @@ def split_args(ptype: int, payload: bytes) -> tuple[bytes, ...]:
             f"payload has {len(parts)}")
     return tuple(parts)
 
-
-def header_size() -> int:
-    return HEADER_SIZE

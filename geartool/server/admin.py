@@ -9,21 +9,10 @@ import os
 from geartool import __version__
 from geartool.protocol import admin as A
 
-from .core import Core
+from .core import Core, leading_int
 from .model import Conn
 
 VERSION = f"geartool-{__version__}"
-
-
-def _atoi(token: bytes) -> int:
-    digits = token.lstrip(b"+-")
-    sign = -1 if token.startswith(b"-") else 1
-    n = 0
-    for ch in digits:
-        if not 48 <= ch <= 57:
-            break
-        n = n * 10 + ch - 48
-    return sign * n
 
 
 def _level_name() -> str:
@@ -109,7 +98,7 @@ def _drop(core: Core, conn: Conn, tokens: list[bytes]) -> bytes:
 def _maxqueue(core: Core, conn: Conn, tokens: list[bytes]) -> bytes:
     if len(tokens) < 2:
         return A.err_invalid_arguments("maxqueue")
-    numbers = [max(_atoi(t), 0) for t in tokens[2:]]
+    numbers = [max(leading_int(t), 0) for t in tokens[2:]]
     if not numbers:
         limits = [0, 0, 0]
     elif len(numbers) == 1:

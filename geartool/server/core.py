@@ -12,7 +12,6 @@ import heapq
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 from geartool.protocol import Frame, Magic, PacketType
 from geartool.protocol.errors import ErrorCode, RemoteProtocolError
@@ -41,8 +40,8 @@ _NOT_FOUND_TEXT = {
 }
 
 
-def parse_strtoll(value: bytes) -> int:
-    """C strtoll semantics as gearmand applies them to epoch times: garbage parses as 0."""
+def leading_int(value: bytes) -> int:
+    """The number a C ``strtol``/``atoi`` reads from ``value``: leading digits, garbage = 0."""
     text = value.lstrip(b" \t\n\r\f\v")
     sign = 1
     if text[:1] in (b"+", b"-"):
@@ -51,9 +50,14 @@ def parse_strtoll(value: bytes) -> int:
     digits = 0
     while digits < len(text) and 48 <= text[digits] <= 57:
         digits += 1
-    number = int(text[:digits]) * sign if digits else 0
+    return int(text[:digits]) * sign if digits else 0
+
+
+def parse_strtoll(value: bytes) -> int:
+    """strtoll as gearmand applies it to epoch times and timeouts: out of range closes."""
+    number = leading_int(value)
     if not -(2**63) <= number < 2**63:
-        raise RemoteProtocolError("epoch time out of range", code=None)
+        raise RemoteProtocolError("number out of range", code=None)
     return number
 
 
@@ -169,7 +173,6 @@ class Core:
         fn = self.function(frame.args[0])
         reg = Registration(conn, fn, max(timeout, 0))
         conn.registrations.insert(0, reg)  # most recent CAN_DO first, as gearmand lists them
-        conn.admin_only = False
         fn.workers.append(reg)
         if conn.sleeping:
             fn.sleepers[conn] = None
@@ -297,8 +300,7 @@ class Core:
         if fn is None:
             fn = self.function(name)
         if unique:
-            existing = (fn.by_data.get(data) if data else None) if unique == b"-" \
-                else fn.uniques.get(unique)
+            existing = self._coalesce(fn, unique, data)
             if existing is not None:
                 if not background:
                     self._listen(conn, existing)
@@ -318,13 +320,7 @@ class Core:
             self.uncommitted.append(job)
             self._reply_created(conn, job)
             return
-        if when:
-            self._enqueue(job)
-        else:
-            job.queued = True
-            fn.queues[prio].append(job)
-            if fn.sleepers:
-                self._wake(fn)
+        self._enqueue(job)
         handle = job.handle
         conn.out.append(pack_header(MAGIC_RES, 8, len(handle)) + handle)
         self.dirty.append(conn)
@@ -370,15 +366,15 @@ class Core:
 
     def _enqueue(self, job: Job) -> None:
         """Put a counted job on its queue (or in the epoch heap if it is not due yet)."""
-        now = self.clock()
-        if job.when > now:
+        if job.when and job.when > self.clock():  # the clock is read only for epoch jobs
             self._seq += 1
-            job.function.scheduled += 1
             heapq.heappush(self._epochs, (float(job.when), self._seq, job))
             return
+        fn = job.function
         job.queued = True
-        job.function.queues[job.priority].append(job)
-        self._wake(job.function)
+        fn.queues[job.priority].append(job)
+        if fn.sleepers:
+            self._wake(fn)
 
     def committed(self, jobs: list[Job], error: str | None) -> None:
         """The store committed (or failed to commit) the durable writes of these jobs."""
@@ -390,14 +386,8 @@ class Core:
                 if job.ignore:  # cancelled while its write was in flight: never queue it
                     job.function.waiting[job.priority] -= 1
                     self._finish(job)
-                elif job.when:
+                else:
                     self._enqueue(job)
-                else:  # _enqueue inlined: this runs once per durable submit
-                    fn = job.function
-                    job.queued = True
-                    fn.queues[job.priority].append(job)
-                    if fn.sleepers:
-                        self._wake(fn)
             else:
                 reply = _res(P.ERROR, ErrorCode.QUEUE_ERROR.encode(), error.encode())
                 job.store_id = 0
@@ -476,11 +466,7 @@ class Core:
         fn = job.function
         if self.jobs.get(job.handle) is job:
             del self.jobs[job.handle]
-        if job.unique == b"-":
-            if fn.by_data.get(job.data) is job:
-                del fn.by_data[job.data]
-        elif job.unique and fn.uniques.get(job.unique) is job:
-            del fn.uniques[job.unique]
+        self._forget_unique(job)
         reg = job.worker
         if reg is not None:
             job.worker = None
@@ -502,11 +488,16 @@ class Core:
     def _abandon(self, job: Job) -> None:
         """Every foreground submitter left: the job will never run (or its result goes nowhere)."""
         job.ignore = True
+        self._forget_unique(job)
+
+    def _forget_unique(self, job: Job) -> None:
+        """New submits with this job's unique id no longer coalesce onto it."""
         fn = job.function
-        if job.unique and fn.uniques.get(job.unique) is job:
+        if job.unique == b"-":
+            if fn.by_data.get(job.data) is job:
+                del fn.by_data[job.data]
+        elif job.unique and fn.uniques.get(job.unique) is job:
             del fn.uniques[job.unique]
-        if job.unique == b"-" and fn.by_data.get(job.data) is job:
-            del fn.by_data[job.data]
 
     def _fail_listeners(self, job: Job) -> None:
         fail = _res(P.WORK_FAIL, job.handle)
@@ -591,7 +582,6 @@ class Core:
         epochs = self._epochs
         while epochs and epochs[0][0] <= now:
             _, _, job = heapq.heappop(epochs)
-            job.function.scheduled -= 1
             if job.ignore or self.jobs.get(job.handle) is not job:
                 continue
             job.when = 0
@@ -603,8 +593,3 @@ class Core:
             if job.timer_token == token and reg is not None:
                 reg.jobs.remove(job)
                 self._requeue(job, "CAN_DO_TIMEOUT expired")
-
-    def stats_snapshot(self) -> dict[str, Any]:
-        return {"uptime": self.clock() - self.started, "jobs": len(self.jobs),
-                "connections": len(self.conns)}
-

@@ -24,7 +24,7 @@ class Conn:
     """
 
     __slots__ = ("id", "ip", "port", "client_id", "exceptions", "registrations", "sleeping",
-                 "noop_sent", "listening", "out", "loopback", "closed", "admin_only", "extra",
+                 "noop_sent", "listening", "out", "loopback", "closed", "extra",
                  "held")
 
     def __init__(self, cid: int, ip: str, port: int = 0, *, exceptions: bool = False,
@@ -42,7 +42,6 @@ class Conn:
         self.out: list[Any] = []
         self.loopback = loopback
         self.closed = False
-        self.admin_only = True
         self.extra: Any = None  # the transport's own handle
         self.held = 0  # Jobs in ``out`` whose durable write has not committed yet
 
@@ -65,7 +64,7 @@ class Registration:
 class Function:
     """Queues, workers, limits and counters of one function name."""
 
-    __slots__ = ("name", "queues", "workers", "sleepers", "max_queue", "waiting", "scheduled",
+    __slots__ = ("name", "queues", "workers", "sleepers", "max_queue", "waiting",
                  "running", "uniques", "by_data", "submitted", "completed", "failed",
                  "exceptions", "requeued")
 
@@ -79,7 +78,6 @@ class Function:
         self.sleepers: dict[Conn, None] = {}
         self.max_queue = [0, 0, 0]
         self.waiting = [0, 0, 0]  # queued per priority, including epoch jobs not yet due
-        self.scheduled = 0  # epoch jobs not yet due (held in the server's timer heap)
         self.running = 0
         self.uniques: dict[bytes, Job] = {}
         self.by_data: dict[bytes, Job] = {}  # jobs submitted with unique "-": keyed by data
