@@ -74,7 +74,7 @@ class Server:
                     lambda: GearmanProtocol(self), host, self.config.port,
                     backlog=self.config.backlog, reuse_address=True)
             except OSError as exc:
-                await self.close_listeners()
+                self._close_listeners()
                 reason = ("address already in use" if exc.errno == errno.EADDRINUSE
                           else exc.strerror or str(exc))
                 raise StartupError(f"cannot listen on {host}:{self.config.port}: {reason}") \
@@ -169,7 +169,8 @@ class Server:
 
     # ---- stop ---------------------------------------------------------------------------
 
-    async def close_listeners(self) -> None:
+    def _close_listeners(self) -> None:
+        """Stop accepting new connections (existing ones are left alone)."""
         for srv in self._listeners:
             srv.close()
         self._listeners = []
@@ -188,8 +189,7 @@ class Server:
                 self._stopped.set()
 
     async def _drain_and_close(self, graceful: bool) -> None:
-        for srv in self._listeners:
-            srv.close()
+        self._close_listeners()
         core = self.core
         self._drain_deadline = time.monotonic() + (
             self.config.graceful_timeout if graceful else 0.0)
