@@ -24,6 +24,7 @@ from geartool.protocol import AdminLine, Frame, PacketType
 from geartool.protocol.frames import pack_bytes
 from geartool.protocol.spec import SPECS
 
+from . import fast
 from .dissect import Dissector, Record, decode
 from .output import Renderer
 from .pcap import CaptureError, CaptureReader, open_capture
@@ -179,7 +180,13 @@ def run(opts: DecodeOptions, out: TextIO | None = None, err: TextIO | None = Non
     fmt: Callable[[Record], str] = renderer.json if opts.json else renderer.text
     if opts.scapy and not opts.json:
         fmt = _with_scapy(fmt)
+    compiled = show_packets and timeline is None and keep is None and opts.count is None \
+        and not (opts.live or opts.scapy)
     try:
+        if compiled and fast.decode_all(reader, dissector.ports, renderer, opts.json,
+                                        _bytes_writer(out)):
+            out.flush()
+            return EXIT_OK
         try:
             _loop(decode(reader, dissector), timeline, keep, fmt if show_packets else None,
                   out, opts.count, flush_each=bool(opts.live))
@@ -221,6 +228,15 @@ def run(opts: DecodeOptions, out: TextIO | None = None, err: TextIO | None = Non
               f"({dissector.frames} frames read){hint}", file=err)
         return EXIT_NO_GEARMAN
     return EXIT_OK
+
+
+def _bytes_writer(out: TextIO) -> Callable[[bytes], object]:
+    """Where ASCII output bytes go: the binary stream under ``out`` when there is one."""
+    binary = getattr(out, "buffer", None)
+    if binary is None:
+        return lambda lines: out.write(lines.decode("ascii"))
+    out.flush()
+    return binary.write  # type: ignore[no-any-return]
 
 
 def _with_scapy(fmt: Callable[[Record], str]) -> Callable[[Record], str]:

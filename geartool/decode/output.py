@@ -65,6 +65,19 @@ class Renderer:
             for m in (Magic.REQ, Magic.RES))
         self._jwhere: dict[int, str] = {}
 
+    def compiled_tables(self, json: bool) -> tuple[tuple[str, tuple[str, ...], int, str, str]
+                                                   | None, ...]:
+        """This renderer's per-type strings for the compiled fast path (``fast.py``), indexed
+        by packet number: (name, argument labels or JSON keys, data index, JSON head for RES,
+        JSON head for REQ)."""
+        rows: list[tuple[str, tuple[str, ...], int, str, str] | None] = [None]
+        for t in sorted(self._types):
+            name, labels, data_at, _ = self._types[t]
+            keys = self._jtypes[t][0]
+            rows.append((name, keys if json else labels, data_at, self._jhead_res[t],
+                         self._jhead_req[t]))
+        return tuple(rows)
+
     # ---- text -------------------------------------------------------------------------------
 
     def stream_header(self, stream: int) -> str:
@@ -109,20 +122,25 @@ class Renderer:
             parts.append("\n")
             return "".join(parts)
         if type(item) is AdminLine:
-            if to_server:
-                self.admin.command(stream, item.line)
-                word = "ADMIN "
-            else:
-                answers = self.admin.reply(stream, item.line)[0]
-                word = f"ADMIN-REPLY[{answers}] " if answers else "ADMIN-REPLY "
-            shown = preview(item.line, None if self.limit is None else 200)
-            body = f"{_C_TEXT}{word}{_RESET}{shown}" if self.color else word + shown
+            body = self.admin_text(self.admin, stream, to_server, item.line)
         else:
             assert type(item) is Anomaly
             body = f"!! {item.kind.upper()}: {item.text}"
             if self.color:
                 body = f"{_C_WARN}{body}{_RESET}"
         return f"{head}{frame_no:>7} {ts - start:11.6f} {where}{body}\n"
+
+    def admin_text(self, ctx: AdminContext, stream: int, to_server: bool, line: bytes) -> str:
+        """The text view of an admin line after its time and direction (``ctx`` follows which
+        command each reply answers)."""
+        if to_server:
+            ctx.command(stream, line)
+            word = "ADMIN "
+        else:
+            answers = ctx.reply(stream, line)[0]
+            word = f"ADMIN-REPLY[{answers}] " if answers else "ADMIN-REPLY "
+        shown = preview(line, None if self.limit is None else 200)
+        return f"{_C_TEXT}{word}{_RESET}{shown}" if self.color else word + shown
 
     # ---- JSON -------------------------------------------------------------------------------
 
@@ -167,14 +185,19 @@ class Renderer:
             parts.append("}\n")
             return "".join(parts)
         if type(item) is AdminLine:
-            text = _json_str(_dec(item.line))
-            if to_server:
-                command = self.admin.command(stream, item.line)
-                return (f'{head},"gearman.text":true,"gearman.mgr_cmd":{text},'
-                        f'"gearman.admin.command":{_json_str(command)}}}\n')
-            command, row = self.admin.reply(stream, item.line)
-            more = f',"gearman.admin.row":{json.dumps(row)}' if row is not None else ""
-            return (f'{head},"gearman.text":true,"gearman.admin_reply":{text},'
-                    f'"gearman.admin.command":{_json_str(command)}{more}}}\n')
+            return f"{head}{self.admin_json(self.admin, stream, to_server, item.line)}\n"
         assert type(item) is Anomaly
         return f'{head},"anomaly":"{item.kind}","text":{_json_str(item.text)}}}\n'
+
+    def admin_json(self, ctx: AdminContext, stream: int, to_server: bool, line: bytes) -> str:
+        """The JSON fields of an admin line after the frame and stream fields, closing brace
+        included."""
+        text = _json_str(_dec(line))
+        if to_server:
+            command = ctx.command(stream, line)
+            return (f',"gearman.text":true,"gearman.mgr_cmd":{text},'
+                    f'"gearman.admin.command":{_json_str(command)}}}')
+        command, row = ctx.reply(stream, line)
+        more = f',"gearman.admin.row":{json.dumps(row)}' if row is not None else ""
+        return (f',"gearman.text":true,"gearman.admin_reply":{text},'
+                f'"gearman.admin.command":{_json_str(command)}{more}}}')

@@ -59,6 +59,10 @@ class CaptureReader:
         if magic not in _PCAP_MAGICS and magic != _PCAPNG_SHB:
             raise CaptureError("not a pcap or pcapng capture (unknown file magic)")
 
+    def whole(self) -> bytes | None:
+        """The entire capture, when it was a regular file read in one go (else None)."""
+        return None if self._streaming or self._pos else self._buf
+
     def _fill(self, need: int) -> int:
         """Make at least ``need`` bytes available from the current position; return how many."""
         avail = len(self._buf) - self._pos

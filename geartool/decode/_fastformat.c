@@ -1,0 +1,278 @@
+/* The text and JSON lines of the decoder's compiled fast path: byte for byte what
+ * output.Renderer.text and .json print for a binary packet (tests hold the two together). */
+#include "_fastdecode.h"
+
+#include <stdio.h>
+
+int bytes_grow(Bytes *b, size_t more)
+{
+    size_t cap = b->cap ? b->cap : 1 << 16;
+    while (cap - b->len < more)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p)
+        return NOMEM;
+    b->p = p, b->cap = cap;
+    return OK;
+}
+
+int flush(Run *r)
+{
+    if (!r->out.len)
+        return OK;
+    PyObject *chunk = PyBytes_FromStringAndSize(r->out.p, (Py_ssize_t)r->out.len);
+    if (!chunk)
+        return PYERR;
+    r->out.len = 0;
+    PyObject *res = PyObject_CallOneArg(r->write, chunk);
+    Py_DECREF(chunk);
+    if (!res)
+        return PYERR;
+    Py_DECREF(res);
+    return OK;
+}
+
+static const char HEX[] = "0123456789abcdef";
+
+static char *put(char *w, const char *s, size_t n)
+{
+    memcpy(w, s, n);
+    return w + n;
+}
+
+static char *put_addr(char *w, uint32_t ip, uint16_t port)
+{
+    return w + sprintf(w, "%u.%u.%u.%u:%u", ip >> 24, ip >> 16 & 255, ip >> 8 & 255, ip & 255,
+                       port);
+}
+
+/* render.preview: quoted, control bytes escaped as unicode_escape does, a quote escaped. */
+static char *preview(char *w, const uint8_t *p, size_t n, long limit)
+{
+    size_t shown = limit >= 0 && n > (size_t)limit ? (size_t)limit : n;
+    *w++ = '\'';
+    for (size_t i = 0; i < shown; i++) {
+        uint8_t c = p[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
+            *w++ = (char)c;
+            continue;
+        }
+        *w++ = '\\';
+        switch (c) {
+        case '\\': *w++ = '\\'; break;
+        case '\'': *w++ = '\''; break;
+        case '\t': *w++ = 't'; break;
+        case '\n': *w++ = 'n'; break;
+        case '\r': *w++ = 'r'; break;
+        default: *w++ = 'x', *w++ = HEX[c >> 4], *w++ = HEX[c & 15];
+        }
+    }
+    *w++ = '\'';
+    if (shown < n)
+        w = put(w, "...", 3);
+    return w;
+}
+
+/* Length of the well-formed UTF-8 sequence at p (Python's strict rules), 0 if none; *cp gets
+ * its code point. */
+static size_t utf8_at(const uint8_t *p, size_t n, uint32_t *cp)
+{
+    uint8_t c = p[0];
+    size_t len;
+    uint8_t lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2, *cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3, *cp = c & 0x0F;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F; /* no surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4, *cp = c & 0x07;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+    } else
+        return 0;
+    if (n < len || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if (i > 1 && (p[i] & 0xC0) != 0x80)
+            return 0;
+        *cp = *cp << 6 | (p[i] & 0x3F);
+    }
+    return len;
+}
+
+static char *u_escape(char *w, uint32_t u)
+{
+    w = put(w, "\\u", 2);
+    for (int s = 12; s >= 0; s -= 4)
+        *w++ = HEX[u >> s & 15];
+    return w;
+}
+
+/* json's encode_basestring_ascii of bytes.decode("utf-8", "backslashreplace"). */
+static char *json_str(char *w, const uint8_t *p, size_t n)
+{
+    *w++ = '"';
+    for (size_t i = 0; i < n;) {
+        uint8_t c = p[i];
+        if (c < 0x80) {
+            i++;
+            if (c >= 0x20 && c <= 0x7e && c != '\\' && c != '"') {
+                *w++ = (char)c;
+                continue;
+            }
+            *w++ = '\\';
+            switch (c) {
+            case '\\': *w++ = '\\'; break;
+            case '"': *w++ = '"'; break;
+            case '\b': *w++ = 'b'; break;
+            case '\f': *w++ = 'f'; break;
+            case '\n': *w++ = 'n'; break;
+            case '\r': *w++ = 'r'; break;
+            case '\t': *w++ = 't'; break;
+            default: w = u_escape(w - 1, c);
+            }
+            continue;
+        }
+        uint32_t cp;
+        size_t len = utf8_at(p + i, n - i, &cp);
+        if (len == 0) { /* backslashreplace's "\xNN", its backslash escaped for JSON */
+            w = put(w, "\\\\x", 3);
+            *w++ = HEX[c >> 4], *w++ = HEX[c & 15];
+            i++;
+        } else if (cp >= 0x10000) {
+            cp -= 0x10000;
+            w = u_escape(u_escape(w, 0xD800 | cp >> 10), 0xDC00 | (cp & 0x3FF));
+            i += len;
+        } else {
+            w = u_escape(w, cp);
+            i += len;
+        }
+    }
+    *w++ = '"';
+    return w;
+}
+
+static void make_where(const Run *r, Half *h)
+{
+    const Stream *s = &r->streams[h->stream];
+    char *w = h->where;
+    if (!r->t->json) {
+        w += sprintf(w, "#%-3d %s ", h->stream, h->to_server ? "C>S" : "S>C");
+    } else {
+        w += sprintf(w, ",\"stream\":%d,\"src\":\"", h->stream);
+        w = h->to_server ? put_addr(w, s->client, s->cport) : put_addr(w, s->server, s->sport);
+        w = put(w, "\",\"dst\":\"", 9);
+        w = h->to_server ? put_addr(w, s->server, s->sport) : put_addr(w, s->client, s->cport);
+        w += sprintf(w, "\",\"to_server\":%s", h->to_server ? "true" : "false");
+    }
+    h->where_len = (size_t)(w - h->where);
+}
+
+/* Bytes the prefix of a line may take, header line included (see prefix()). */
+#define PREFIX_ROOM (512 + 160 + 2 * 64)
+
+/* What starts every line: in text, the stream's header line the first time, then frame
+ * number, relative time and direction; in JSON, the frame and stream fields. */
+static char *prefix(Run *r, Half *h, long frame, double ts, char *w)
+{
+    const Tables *t = r->t;
+    if (!h->where_len)
+        make_where(r, h);
+    if (!t->json) {
+        Stream *s = &r->streams[h->stream];
+        if (!s->announced) {
+            s->announced = 1;
+            w = put(w, t->dim_on.p, t->dim_on.n);
+            w += sprintf(w, "# stream %d: client ", h->stream);
+            w = put_addr(w, s->client, s->cport);
+            w = put(w, " -> server ", 11);
+            w = put_addr(w, s->server, s->sport);
+            w += sprintf(w, ", first seen in frame %ld", s->first_frame);
+            w = put(w, t->dim_off.p, t->dim_off.n);
+            *w++ = '\n';
+        }
+        w += sprintf(w, "%7ld %11.6f ", frame, ts - r->start);
+    } else {
+        w += sprintf(w, "{\"frame.number\":%ld,\"frame.time_epoch\":%.6f,"
+                        "\"frame.time_relative\":%.6f", frame, ts, ts - r->start);
+    }
+    return put(w, h->where, h->where_len);
+}
+
+int emit_admin(Run *r, Half *h, long frame, double ts, const uint8_t *line, size_t len)
+{
+    PyObject *shown = PyObject_CallFunction(r->admin, "iiy#", h->stream, h->to_server,
+                                            (const char *)line, (Py_ssize_t)len);
+    if (!shown)
+        return PYERR;
+    Py_ssize_t n;
+    const char *p = PyUnicode_AsUTF8AndSize(shown, &n);
+    int rc = NOMEM;
+    if (!p)
+        rc = PYERR;
+    else if (r->out.cap - r->out.len >= PREFIX_ROOM + (size_t)n + 1
+             || bytes_grow(&r->out, PREFIX_ROOM + (size_t)n + 1) == OK) {
+        char *w = prefix(r, h, frame, ts, r->out.p + r->out.len);
+        w = put(w, p, (size_t)n);
+        *w++ = '\n';
+        r->out.len = (size_t)(w - r->out.p);
+        rc = r->out.len >= FLUSH_AT ? flush(r) : OK;
+    }
+    Py_DECREF(shown);
+    return rc;
+}
+
+int emit_frame(Run *r, Half *h, long frame, double ts, int req, int type, const uint8_t *payload,
+               uint32_t size)
+{
+    const Tables *t = r->t;
+    const TypeFmt *f = &t->types[type];
+    const uint8_t *arg[MAX_ARGS];
+    size_t alen[MAX_ARGS];
+    int n = f->nargs;
+    if (n == 1)
+        arg[0] = payload, alen[0] = size;
+    else if (n > 1) { /* all but the last argument end at a NUL; the last is the rest */
+        const uint8_t *p = payload, *end = payload + size;
+        for (int i = 0; i < n - 1; i++) {
+            const uint8_t *z = memchr(p, 0, (size_t)(end - p));
+            if (!z)
+                return BAIL; /* too few arguments: the Python decoder reports it */
+            arg[i] = p, alen[i] = (size_t)(z - p);
+            p = z + 1;
+        }
+        arg[n - 1] = p, alen[n - 1] = (size_t)(end - p);
+    }
+    if (!r->emit)
+        return OK;
+    /* Room for the worst case, so the writers below need no checks: 6 output bytes per input
+     * byte at most (a "\u00xx" escape), plus the fixed parts. */
+    size_t need = PREFIX_ROOM + f->name.n + f->head[req].n;
+    for (int i = 0; i < n; i++)
+        need += f->label[i].n + 6 * alen[i] + 32;
+    if (r->out.cap - r->out.len < need && bytes_grow(&r->out, need) != OK)
+        return NOMEM;
+    char *w = prefix(r, h, frame, ts, r->out.p + r->out.len);
+    if (!t->json) {
+        w = put(w, f->name.p, f->name.n);
+        for (int i = 0; i < n; i++) {
+            w = put(w, f->label[i].p, f->label[i].n);
+            if (i == f->data_at)
+                w += sprintf(w, "%zuB ", alen[i]);
+            w = preview(w, arg[i], alen[i], t->limit);
+        }
+    } else {
+        w = put(w, f->head[req].p, f->head[req].n);
+        w += sprintf(w, ",\"gearman.data_size\":%u", n ? size : 0);
+        for (int i = 0; i < n; i++) {
+            w = put(w, f->label[i].p, f->label[i].n);
+            w = json_str(w, arg[i], alen[i]);
+        }
+        *w++ = '}';
+    }
+    *w++ = '\n';
+    r->out.len = (size_t)(w - r->out.p);
+    return r->out.len >= FLUSH_AT ? flush(r) : OK;
+}
