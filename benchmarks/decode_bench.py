@@ -4,8 +4,9 @@ Builds a capture of about --frames frames (default 1,000,000) in a temporary dir
 geartool's own pcap writer: clients submitting jobs, workers grabbing and completing them, the
 server's replies, and pure ACKs, over several connections. Then it times, one after the other:
 
-  geartool decode F            > /dev/null
+  geartool decode F            > /dev/null      (the compiled fast path, when built)
   geartool decode F --json     > /dev/null
+  geartool decode F            > /dev/null      (GEARTOOL_PURE_PYTHON=1: the Python decoder)
   tshark -r F -d tcp.port==4730,gearman -Y gearman -T fields -e gearman.pkt_type > /dev/null
 
 and prints the times and the ratios. Each run is bounded by --timeout seconds.
@@ -109,7 +110,8 @@ def build(path: Path, frames: int, clients: int = 16, workers: int = 4) -> int:
     return n
 
 
-def timed(cmd: list[str], timeout: float) -> tuple[float, float] | None:
+def timed(cmd: list[str], timeout: float, env: dict[str, str] | None = None
+          ) -> tuple[float, float] | None:
     """(wall seconds, CPU seconds) of one run. CPU time (user + system of the child) is the
     fairer figure on a busy machine, where wall time also measures the other processes."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -117,7 +119,7 @@ def timed(cmd: list[str], timeout: float) -> tuple[float, float] | None:
     try:
         with open(os.devnull, "wb") as null:
             subprocess.run(cmd, stdout=null, stderr=subprocess.DEVNULL, timeout=timeout,
-                           check=True, cwd=ROOT)
+                           check=True, cwd=ROOT, env={**os.environ, **(env or {})})
     except subprocess.TimeoutExpired:
         return None
     wall = time.perf_counter() - start
@@ -144,21 +146,25 @@ def main() -> None:
         runs = {
             "geartool decode": geartool,
             "geartool decode --json": geartool + ["--json"],
+            "geartool decode, pure Python": geartool,
         }
+        pure = {"GEARTOOL_PURE_PYTHON": "1"}
         if not args.no_tshark and shutil.which("tshark"):
             runs["tshark -Y gearman -T fields"] = [
                 "tshark", "-r", str(path), "-d", f"tcp.port=={PORT},gearman", "-Y", "gearman",
                 "-T", "fields", "-e", "gearman.pkt_type"]
         print(f"load average before the runs: {os.getloadavg()[0]:.2f} "
               f"on {os.cpu_count()} CPUs")
-        times = {name: timed(cmd, args.timeout) for name, cmd in runs.items()}
+        times = {name: timed(cmd, args.timeout, pure if "pure" in name else None)
+                 for name, cmd in runs.items()}
         for name, t in times.items():
             shown = "timed out" if t is None else (
                 f"wall {t[0]:7.2f} s  CPU {t[1]:7.2f} s  {n / t[0]:10,.0f} frames/s (wall)")
             print(f"{name:<30} {shown}")
         ts = times.get("tshark -Y gearman -T fields")
         if ts:
-            for name in ("geartool decode", "geartool decode --json"):
+            for name in ("geartool decode", "geartool decode --json",
+                         "geartool decode, pure Python"):
                 t = times[name]
                 if t:
                     print(f"ratio tshark / {name:<24} wall {ts[0] / t[0]:5.1f}x   "
