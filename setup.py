@@ -8,8 +8,9 @@ from setuptools import Extension, setup
 
 setup(ext_modules=[Extension(
     "geartool.decode._fastdecode",
-    sources=["geartool/decode/_fastdecode.c", "geartool/decode/_fastformat.c"],
+    sources=[f"geartool/decode/_fast{part}.c" for part in ("decode", "capture", "stream", "format")],
     depends=["geartool/decode/_fastdecode.h"],
     extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra"],
+    libraries=["m"],
     optional=True,
 )])

@@ -1,5 +1,19 @@
-/* Shared by the two halves of the decoder's compiled fast path: _fastdecode.c (pcap, TCP and
- * Gearman framing) and _fastformat.c (the text and JSON lines). */
+/* The decoder's compiled fast path, shared declarations.
+ *
+ * The Python decoder (pcap.py, net.py, reassembly.py, stream.py, dissect.py, output.py) is the
+ * reference. The fast path reproduces its plain text and JSON output byte for byte for ordinary
+ * captures only: every Gearman stream complete and in order, binary packets and clean admin
+ * lines. Anything else (gaps, out-of-order or overlapping segments, a stream that starts
+ * mid-connection, garbage, VLAN tags, a damaged file, a packet left half-sent) makes it BAIL:
+ * decode() returns None before printing anything and the caller runs the Python decoder, which
+ * describes those cases in full. So this code never has to describe a problem, only to
+ * recognise one.
+ *
+ *   _fastcapture.c  pcap and pcapng records, link and IP headers
+ *   _faststream.c   TCP directions, the in-order check, Gearman framing
+ *   _fastformat.c   the output lines
+ *   _fastdecode.c   the Python module
+ */
 #ifndef GEARTOOL_FASTDECODE_H
 #define GEARTOOL_FASTDECODE_H
 
@@ -12,6 +26,7 @@
 enum { OK = 0, BAIL = 1, NOMEM = 2, PYERR = 3 };
 #define MAX_TYPES 42
 #define MAX_ARGS 8
+#define FLUSH_AT (1u << 20) /* output goes to the write callback in chunks of about this */
 
 typedef struct {
     char *p;
@@ -27,9 +42,9 @@ typedef struct {
  * JSON keys exist in one place only. */
 typedef struct {
     int known, nargs, data_at;
-    Str name;             /* text: the (possibly coloured) packet name */
-    Str label[MAX_ARGS];  /* text: " function=" ...; JSON: ',"gearman.func.name":' ... */
-    Str head[2];          /* JSON: the magic/type/name fields, for RES and REQ */
+    Str name;            /* text: the (possibly coloured) packet name */
+    Str label[MAX_ARGS]; /* text: " function=" ...; JSON: ',"gearman.func.name":' ... */
+    Str head[2];         /* JSON: the magic/type/name fields, for RES and REQ */
 } TypeFmt;
 
 typedef struct {
@@ -39,22 +54,28 @@ typedef struct {
     TypeFmt types[MAX_TYPES + 1];
 } Tables;
 
+/* An IPv4 (alen 4) or IPv6 (alen 16) address and a port. */
 typedef struct {
-    uint32_t src, dst;
-    uint16_t sport, dport;
+    uint8_t addr[16];
+    uint8_t alen;
+    uint16_t port;
+} Endpoint;
+
+typedef struct {
+    Endpoint src, dst;
     int stream, to_server, peer; /* peer: index of the other direction, or -1 */
     int has_seq, has_data, closed;
     uint32_t next_seq;
-    Bytes pending; /* the start of a packet whose end is still to come */
-    char where[160]; /* this direction's fixed part of each line, made on first use */
+    Bytes pending;   /* the start of a packet whose end is still to come */
+    char where[200]; /* this direction's fixed part of each line, made on first use */
     size_t where_len;
 } Half;
 
 typedef struct {
-    uint32_t client, server;
-    uint16_t cport, sport;
+    Endpoint client, server;
     long first_frame;
     int announced;
+    char names[2][64]; /* client and server as net.format_addr writes them, on first use */
 } Stream;
 
 typedef struct {
@@ -68,14 +89,23 @@ typedef struct {
     size_t nstreams, streams_cap;
     double start;
     Bytes out;
-    PyObject *admin; /* formats an admin line: (stream, to_server, line) -> str */
-    PyObject *write; /* takes each chunk of output bytes */
-    int emit;        /* 0 on the first pass, which only checks the capture is ours */
+    PyObject *admin;  /* formats an admin line: (stream, to_server, line) -> str */
+    PyObject *addr;   /* net.format_addr: (address bytes, port) -> str */
+    PyObject *write;  /* takes each chunk of output bytes */
+    int emit;         /* 0 on the first pass, which only checks the capture is ours */
 } Run;
 
-/* Output goes to the write callback in chunks of about this size. */
-#define FLUSH_AT (1u << 20)
-int flush(Run *r);
+static inline uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+static inline uint16_t le16(const uint8_t *p) { return (uint16_t)(p[1] << 8 | p[0]); }
+static inline int is_port(const Run *r, uint16_t p) { return r->ports[p >> 3] >> (p & 7) & 1; }
 
 int bytes_grow(Bytes *b, size_t more);
 static inline int bytes_put(Bytes *b, const char *s, size_t n)
@@ -87,11 +117,20 @@ static inline int bytes_put(Bytes *b, const char *s, size_t n)
     return OK;
 }
 
-/* One line for one binary packet, after its stream's header line if it is the first. */
+/* _fastcapture.c: every record of a pcap or pcapng file through the layers below. */
+int read_capture(Run *r, const uint8_t *d, size_t n);
+
+/* _faststream.c */
+int segment(Run *r, const Endpoint *src, const Endpoint *dst, uint32_t seq, int flags,
+            const uint8_t *payload, size_t plen, long frame, double ts);
+int check_end(Run *r);
+void streams_reset(Run *r);
+
+/* _fastformat.c: one line per binary packet or admin line, after the stream's header line
+ * when it is the stream's first; flush() hands the output so far to the write callback. */
 int emit_frame(Run *r, Half *h, long frame, double ts, int req, int type, const uint8_t *payload,
                uint32_t size);
-
-/* One line for one admin text line; the Python callback says what follows the prefix. */
 int emit_admin(Run *r, Half *h, long frame, double ts, const uint8_t *line, size_t len);
+int flush(Run *r);
 
 #endif

@@ -40,12 +40,6 @@ static char *put(char *w, const char *s, size_t n)
     return w + n;
 }
 
-static char *put_addr(char *w, uint32_t ip, uint16_t port)
-{
-    return w + sprintf(w, "%u.%u.%u.%u:%u", ip >> 24, ip >> 16 & 255, ip >> 8 & 255, ip & 255,
-                       port);
-}
-
 /* render.preview: quoted, control bytes escaped as unicode_escape does, a quote escaped. */
 static char *preview(char *w, const uint8_t *p, size_t n, long limit)
 {
@@ -154,42 +148,64 @@ static char *json_str(char *w, const uint8_t *p, size_t n)
     return w;
 }
 
-static void make_where(const Run *r, Half *h)
+/* The stream's client and server as net.format_addr writes them (IPv6 is compressed there). */
+static int stream_names(Run *r, Stream *s)
 {
-    const Stream *s = &r->streams[h->stream];
-    char *w = h->where;
-    if (!r->t->json) {
-        w += sprintf(w, "#%-3d %s ", h->stream, h->to_server ? "C>S" : "S>C");
-    } else {
-        w += sprintf(w, ",\"stream\":%d,\"src\":\"", h->stream);
-        w = h->to_server ? put_addr(w, s->client, s->cport) : put_addr(w, s->server, s->sport);
-        w = put(w, "\",\"dst\":\"", 9);
-        w = h->to_server ? put_addr(w, s->server, s->sport) : put_addr(w, s->client, s->cport);
-        w += sprintf(w, "\",\"to_server\":%s", h->to_server ? "true" : "false");
+    if (s->names[0][0])
+        return OK;
+    const Endpoint *ends[2] = {&s->client, &s->server};
+    for (int k = 0; k < 2; k++) {
+        PyObject *text = PyObject_CallFunction(r->addr, "y#i", (const char *)ends[k]->addr,
+                                               (Py_ssize_t)ends[k]->alen, (int)ends[k]->port);
+        if (!text)
+            return PYERR;
+        Py_ssize_t n;
+        const char *p = PyUnicode_AsUTF8AndSize(text, &n);
+        if (p && (size_t)n < sizeof s->names[k])
+            memcpy(s->names[k], p, (size_t)n + 1);
+        Py_DECREF(text);
+        if (!p)
+            return PYERR;
+        if ((size_t)n >= sizeof s->names[k]) {
+            PyErr_SetString(PyExc_ValueError, "address too long");
+            return PYERR;
+        }
     }
+    return OK;
+}
+
+/* This direction's fixed part of every line: "#0   C>S " in text, the stream fields in JSON. */
+static int make_where(Run *r, Half *h)
+{
+    Stream *s = &r->streams[h->stream];
+    if (stream_names(r, s) != OK)
+        return PYERR;
+    char *w = h->where;
+    if (!r->t->json)
+        w += sprintf(w, "#%-3d %s ", h->stream, h->to_server ? "C>S" : "S>C");
+    else
+        w += sprintf(w, ",\"stream\":%d,\"src\":\"%s\",\"dst\":\"%s\",\"to_server\":%s", h->stream,
+                     s->names[!h->to_server], s->names[h->to_server],
+                     h->to_server ? "true" : "false");
     h->where_len = (size_t)(w - h->where);
+    return OK;
 }
 
 /* Bytes the prefix of a line may take, header line included (see prefix()). */
-#define PREFIX_ROOM (512 + 160 + 2 * 64)
+#define PREFIX_ROOM (512 + sizeof(((Half *)0)->where) + 2 * 64)
 
 /* What starts every line: in text, the stream's header line the first time, then frame
  * number, relative time and direction; in JSON, the frame and stream fields. */
 static char *prefix(Run *r, Half *h, long frame, double ts, char *w)
 {
     const Tables *t = r->t;
-    if (!h->where_len)
-        make_where(r, h);
     if (!t->json) {
         Stream *s = &r->streams[h->stream];
         if (!s->announced) {
             s->announced = 1;
             w = put(w, t->dim_on.p, t->dim_on.n);
-            w += sprintf(w, "# stream %d: client ", h->stream);
-            w = put_addr(w, s->client, s->cport);
-            w = put(w, " -> server ", 11);
-            w = put_addr(w, s->server, s->sport);
-            w += sprintf(w, ", first seen in frame %ld", s->first_frame);
+            w += sprintf(w, "# stream %d: client %s -> server %s, first seen in frame %ld",
+                         h->stream, s->names[0], s->names[1], s->first_frame);
             w = put(w, t->dim_off.p, t->dim_off.n);
             *w++ = '\n';
         }
@@ -203,6 +219,8 @@ static char *prefix(Run *r, Half *h, long frame, double ts, char *w)
 
 int emit_admin(Run *r, Half *h, long frame, double ts, const uint8_t *line, size_t len)
 {
+    if (!h->where_len && make_where(r, h) != OK)
+        return PYERR;
     PyObject *shown = PyObject_CallFunction(r->admin, "iiy#", h->stream, h->to_server,
                                             (const char *)line, (Py_ssize_t)len);
     if (!shown)
@@ -247,6 +265,8 @@ int emit_frame(Run *r, Half *h, long frame, double ts, int req, int type, const 
     }
     if (!r->emit)
         return OK;
+    if (!h->where_len && make_where(r, h) != OK)
+        return PYERR;
     /* Room for the worst case, so the writers below need no checks: 6 output bytes per input
      * byte at most (a "\u00xx" escape), plus the fixed parts. */
     size_t need = PREFIX_ROOM + f->name.n + f->head[req].n;

@@ -1,8 +1,8 @@
 """When ``geartool decode`` may use its compiled fast path, and how it is called.
 
 ``_fastdecode`` (C, built by setup.py when a compiler is present) prints the plain text and
-JSON views of a whole pcap file byte for byte as the Python decoder would, for captures whose
-Gearman streams are ordinary: IPv4, in order, binary packets only, nothing missing. For any
+JSON views of a whole pcap or pcapng file byte for byte as the Python decoder would, for
+captures whose Gearman streams are ordinary: complete, in order, no garbage. For any
 other capture it returns None, having printed nothing, and the Python decoder runs instead, so
 the output never depends on which path ran. ``GEARTOOL_PURE_PYTHON=1`` turns the fast path off
 (the tests use it to compare both).
@@ -15,6 +15,7 @@ from collections.abc import Callable
 from types import ModuleType
 
 from .adminview import AdminContext
+from .net import format_addr
 from .output import _C_DIM, _RESET, Renderer
 from .pcap import CaptureReader
 
@@ -53,5 +54,5 @@ def decode_all(reader: CaptureReader, ports: frozenset[int], renderer: Renderer,
         return shown(ctx, stream, bool(to_server), line)
 
     done = module.decode(data, tuple(sorted(ports)), renderer.compiled_tables(json), json,
-                         limit, *dim, admin, write)
+                         limit, *dim, admin, format_addr, write)
     return done is True

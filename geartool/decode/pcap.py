@@ -159,6 +159,9 @@ class CaptureReader:
                 linktype = struct.unpack_from(order + "H", buf, body)[0]
                 links.append((linktype, _if_tsresol(buf, body + 8, pos + blen - 4, order)))
             elif btype == 6:  # enhanced packet
+                if blen < 28:  # too short for its own fields
+                    self.truncated = f"corrupt pcapng packet block after frame {self.frames}"
+                    return
                 iface, hi, lo, caplen, orig = struct.unpack_from(order + "IIIII", buf, body)
                 if iface >= len(links) or 28 + caplen > blen:
                     self.truncated = f"corrupt pcapng packet block after frame {self.frames}"
@@ -173,10 +176,13 @@ class CaptureReader:
                     self.truncated = "pcapng simple packet before any interface"
                     return
                 orig = struct.unpack_from(order + "I", buf, body)[0]
-                caplen = min(orig, blen - 16)
+                caplen = max(0, min(orig, blen - 16))
                 self.frames += 1
                 yield 0.0, links[0][0], memoryview(buf)[body + 4:body + 4 + caplen], orig
             elif btype == 2:  # obsolete packet block
+                if blen < 32:
+                    self.truncated = f"corrupt pcapng packet block after frame {self.frames}"
+                    return
                 iface, _drops, hi, lo, caplen, orig = struct.unpack_from(order + "HHIIII", buf,
                                                                          body)
                 if iface >= len(links) or 32 + caplen > blen:

@@ -30,10 +30,10 @@ from tests.conftest import IN_CI
 
 from .helpers import CAPTURES, PCAPS, port
 
-# Ordinary captures the fast path must take; every other fixture is damaged, IPv6, pcapng or
-# has a gap, and must be left to the Python decoder.
+# Ordinary captures the fast path must take (IPv4 and IPv6, pcap and pcapng, four link types);
+# every other fixture is damaged, has a gap or no Gearman, and must be left to Python.
 FAST = {"admin.pcap", "gearman-tool.pcap", "geartool-geartool.pcap", "geartool-server.pcap",
-        "large.pcap", "null-loopback.pcap", "sll-any.pcap"}
+        "ipv6.pcap", "large.pcap", "null-loopback.pcap", "protocol.pcapng", "sll-any.pcap"}
 VARIANTS = {"text": {}, "json": {"json": True}, "full": {"full": True}, "color": {"color": True}}
 
 

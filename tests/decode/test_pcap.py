@@ -103,6 +103,21 @@ def test_truncated_and_corrupt() -> None:
         open_capture(str(PCAPS / "does-not-exist.pcap"))
 
 
+@pytest.mark.parametrize("btype", [6, 2, 3])
+def test_pcapng_packet_blocks_too_short_for_their_fields(btype: int) -> None:
+    """A packet block whose length leaves no room for its own fields is corruption, reported
+    as such (it used to raise struct.error when it was the last block of the file)."""
+    shb = struct.pack("<II4sHHqI", 0x0A0D0D0A, 28, b"\x4d\x3c\x2b\x1a", 1, 0, -1, 28)
+    idb = struct.pack("<IIHHII", 1, 20, 1, 0, 65535, 20)
+    short = struct.pack("<III", btype, 12, 12)
+    r = CaptureReader(io.BytesIO(shb + idb + short))
+    records = list(r)
+    if btype == 3:  # a simple packet block this short just holds no bytes
+        assert [bytes(rec[2]) for rec in records] == [b""] and r.truncated is None
+    else:
+        assert records == [] and r.truncated and "corrupt pcapng packet block" in r.truncated
+
+
 def test_link_types_of_the_fixtures() -> None:
     seen = set()
     for name in ("gearman-tool.pcap", "sll-any.pcap", "sll2-any.pcap", "null-loopback.pcap",
