@@ -8,7 +8,8 @@ from setuptools import Extension, setup
 
 setup(ext_modules=[Extension(
     "geartool.decode._fastdecode",
-    sources=[f"geartool/decode/_fast{part}.c" for part in ("decode", "capture", "stream", "format")],
+    sources=[f"geartool/decode/_fast{part}.c"
+             for part in ("decode", "capture", "stream", "format")],
     depends=["geartool/decode/_fastdecode.h"],
     extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra"],
     libraries=["m"],
