@@ -18,6 +18,8 @@ int bytes_grow(Bytes *b, size_t more)
 
 int flush(Run *r)
 {
+    if (PyErr_CheckSignals() < 0) /* Ctrl-C while printing a big capture */
+        return PYERR;
     if (!r->out.len)
         return OK;
     PyObject *chunk = PyBytes_FromStringAndSize(r->out.p, (Py_ssize_t)r->out.len);
@@ -192,7 +194,11 @@ static int make_where(Run *r, Half *h)
 }
 
 /* Bytes the prefix of a line may take, header line included (see prefix()). */
-#define PREFIX_ROOM (512 + sizeof(((Half *)0)->where) + 2 * 64)
+static size_t prefix_room(const Run *r)
+{
+    return 512 + sizeof r->halves->where + sizeof r->streams->names + r->t->dim_on.n
+           + r->t->dim_off.n;
+}
 
 /* What starts every line: in text, the stream's header line the first time, then frame
  * number, relative time and direction; in JSON, the frame and stream fields. */
@@ -230,8 +236,8 @@ int emit_admin(Run *r, Half *h, long frame, double ts, const uint8_t *line, size
     int rc = NOMEM;
     if (!p)
         rc = PYERR;
-    else if (r->out.cap - r->out.len >= PREFIX_ROOM + (size_t)n + 1
-             || bytes_grow(&r->out, PREFIX_ROOM + (size_t)n + 1) == OK) {
+    else if (r->out.cap - r->out.len >= prefix_room(r) + (size_t)n + 1
+             || bytes_grow(&r->out, prefix_room(r) + (size_t)n + 1) == OK) {
         char *w = prefix(r, h, frame, ts, r->out.p + r->out.len);
         w = put(w, p, (size_t)n);
         *w++ = '\n';
@@ -269,7 +275,7 @@ int emit_frame(Run *r, Half *h, long frame, double ts, int req, int type, const 
         return PYERR;
     /* Room for the worst case, so the writers below need no checks: 6 output bytes per input
      * byte at most (a "\u00xx" escape), plus the fixed parts. */
-    size_t need = PREFIX_ROOM + f->name.n + f->head[req].n;
+    size_t need = prefix_room(r) + f->name.n + f->head[req].n;
     for (int i = 0; i < n; i++)
         need += f->label[i].n + 6 * alen[i] + 32;
     if (r->out.cap - r->out.len < need && bytes_grow(&r->out, need) != OK)

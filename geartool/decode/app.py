@@ -183,10 +183,15 @@ def run(opts: DecodeOptions, out: TextIO | None = None, err: TextIO | None = Non
     compiled = show_packets and timeline is None and keep is None and opts.count is None \
         and not (opts.live or opts.scapy)
     try:
-        if compiled and fast.decode_all(reader, dissector.ports, renderer, opts.json,
-                                        _bytes_writer(out)):
-            out.flush()
-            return EXIT_OK
+        if compiled:
+            try:
+                done = fast.decode_all(reader, dissector.ports, renderer, opts.json,
+                                       _bytes_writer(out))
+            except KeyboardInterrupt:
+                done = True  # stop printing, as the Python path does
+            if done:
+                out.flush()
+                return EXIT_OK
         try:
             _loop(decode(reader, dissector), timeline, keep, fmt if show_packets else None,
                   out, opts.count, flush_each=bool(opts.live))
