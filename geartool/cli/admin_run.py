@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from geartool.cli.common import EXIT_CONNECT, EXIT_FAILED, EXIT_SERVER, EXIT_USAGE, die, server_list
+from geartool.protocol.admin import align_columns
 
 if TYPE_CHECKING:
     from geartool.client.admin import AdminClient
@@ -86,14 +87,7 @@ def render_table(columns: Sequence[tuple[str, str]], rows: list[dict[str, Any]])
     numeric = [bool(rows) and all(isinstance(r.get(k), int | float) and
                                   not isinstance(r.get(k), bool) for r in rows)
                for k, _ in columns]
-    widths = [max([len(h), *(len(g[i]) for g in grid)]) for i, (_, h) in enumerate(columns)]
-
-    def line(cells: Sequence[str]) -> str:
-        out = [c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric,
-                                                                        strict=True)]
-        return "  ".join(out).rstrip()
-
-    return "\n".join([line([h for _, h in columns]), *(line(g) for g in grid)])
+    return "\n".join(align_columns([h for _, h in columns], grid, numeric))
 
 
 def print_rows(outcomes: list[Outcome], as_json: bool, to_rows: Rows,

@@ -169,6 +169,19 @@ def format_unique_rows(uniques: Iterable[bytes]) -> bytes:
     return b"".join(u + b"\n" for u in uniques) + END
 
 
+def align_columns(headers: Sequence[str], rows: Sequence[Sequence[str]],
+                  numeric: Sequence[bool]) -> list[str]:
+    """Rows as aligned text lines for a terminal, header line first: two spaces between
+    columns, numeric columns (header included) right-aligned, others left, no trailing space."""
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.rjust(w) if num else c.ljust(w)
+                         for c, w, num in zip(cells, widths, numeric, strict=True)).rstrip()
+
+    return [line(headers), *(line(r) for r in rows)]
+
+
 # ---- parsing replies (clients, monitors, the shell) --------------------------------------
 
 def _fields(line: str, n: int, what: str) -> list[str]:

@@ -10,22 +10,10 @@ from geartool.protocol import admin as pa
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
-    """Left-aligned columns separated by two spaces, numbers right-aligned; header first."""
+    """Aligned columns, header first; columns whose every cell is a number align right."""
     cells = [[str(c) for c in row] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in cells:
-        for i, c in enumerate(row):
-            widths[i] = max(widths[i], len(c))
-    numeric = [all(_is_number(r[i]) for r in cells) and bool(cells) for i in range(len(headers))]
-
-    def line(values: Sequence[str], header: bool = False) -> str:
-        out = []
-        for i, v in enumerate(values):
-            right = numeric[i] and not header
-            out.append(v.rjust(widths[i]) if right else v.ljust(widths[i]))
-        return "  ".join(out).rstrip()
-
-    return [line(headers, True)] + [line(r) for r in cells]
+    numeric = [bool(cells) and all(_is_number(r[i]) for r in cells) for i in range(len(headers))]
+    return pa.align_columns(headers, cells, numeric)
 
 
 def _is_number(text: str) -> bool:

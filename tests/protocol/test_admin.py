@@ -73,3 +73,13 @@ def test_check_reply_line() -> None:
         A.check_reply_line("ERR UNKNOWN_JOB")
     assert info.value.code == "UNKNOWN_JOB"
     assert A.is_list_command("show jobs") and not A.is_list_command("version")
+
+
+def test_align_columns() -> None:
+    lines = A.align_columns(["FUNCTION", "QUEUED", "NOTE"],
+                            [["resize", "12", "x"], ["thumbnail-big", "3", ""]],
+                            [False, True, False])
+    assert lines == ["FUNCTION       QUEUED  NOTE",
+                     "resize             12  x",
+                     "thumbnail-big       3"]
+    assert A.align_columns(["A", "B"], [], [False, False]) == ["A  B"]
