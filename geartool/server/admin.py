@@ -9,8 +9,9 @@ import os
 from geartool import __version__
 from geartool.protocol import admin as A
 
-from .core import Core, leading_int
+from .core import Core
 from .model import Conn
+from .wire import leading_int
 
 VERSION = f"geartool-{__version__}"
 
