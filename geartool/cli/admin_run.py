@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from geartool.cli.common import EXIT_CONNECT, EXIT_FAILED, EXIT_SERVER, EXIT_USAGE, die, server_list
-from geartool.protocol.admin import align_columns
 
 if TYPE_CHECKING:
     from geartool.client.admin import AdminClient
@@ -82,6 +81,8 @@ def render_table(columns: Sequence[tuple[str, str]], rows: list[dict[str, Any]])
         if isinstance(v, list | tuple):
             return " ".join(map(str, v))
         return str(v)
+
+    from geartool.protocol.admin import align_columns  # here: --help need not load it
 
     grid = [[cell(r.get(k)) for k, _ in columns] for r in rows]
     numeric = [bool(rows) and all(isinstance(r.get(k), int | float) and

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import typer
@@ -58,6 +57,8 @@ def server(
     are replayed at start-up. SIGTERM or SIGINT drains running jobs, then stops; the queue is
     kept. Exit status: 0 after a clean stop, 1 if the server cannot start.
     """
+    import logging
+
     from geartool.server.app import StartupError, run
     from geartool.server.config import ServerConfig
 
