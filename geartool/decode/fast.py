@@ -16,7 +16,7 @@ from types import ModuleType
 
 from .adminview import AdminContext
 from .net import format_addr
-from .output import _C_DIM, _RESET, Renderer
+from .output import Renderer
 from .pcap import CaptureReader
 
 
@@ -43,8 +43,6 @@ def decode_all(reader: CaptureReader, ports: frozenset[int], renderer: Renderer,
     data = reader.whole()
     if module is None or data is None:
         return False
-    dim = (_C_DIM, _RESET) if renderer.color else ("", "")
-    limit = -1 if renderer.limit is None else renderer.limit
     # A context of its own: if the fast path gives up part-way, the Python decoder starts
     # again from the first admin command.
     ctx = AdminContext()
@@ -53,6 +51,7 @@ def decode_all(reader: CaptureReader, ports: frozenset[int], renderer: Renderer,
     def admin(stream: int, to_server: int, line: bytes) -> str:
         return shown(ctx, stream, bool(to_server), line)
 
-    done = module.decode(data, tuple(sorted(ports)), renderer.compiled_tables(json), json,
-                         limit, *dim, admin, format_addr, write)
+    types, limit, dim_on, dim_off = renderer.compiled_view(json)
+    done = module.decode(data, tuple(sorted(ports)), types, json, limit, dim_on, dim_off, admin,
+                         format_addr, write)
     return done is True

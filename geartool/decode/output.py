@@ -22,6 +22,9 @@ _C_TYPE, _C_NAME, _C_DIM, _C_WARN, _C_TEXT = ("\x1b[1;36m", "\x1b[33m", "\x1b[2m
                                                 "\x1b[1;35m")
 
 
+CompiledType = tuple[str, tuple[str, ...], int, str, str]
+
+
 def _dec(value: bytes) -> str:
     return value.decode("utf-8", "backslashreplace")
 
@@ -65,18 +68,18 @@ class Renderer:
             for m in (Magic.REQ, Magic.RES))
         self._jwhere: dict[int, str] = {}
 
-    def compiled_tables(self, json: bool) -> tuple[tuple[str, tuple[str, ...], int, str, str]
-                                                   | None, ...]:
-        """This renderer's per-type strings for the compiled fast path (``fast.py``), indexed
-        by packet number: (name, argument labels or JSON keys, data index, JSON head for RES,
-        JSON head for REQ)."""
-        rows: list[tuple[str, tuple[str, ...], int, str, str] | None] = [None]
+    def compiled_view(self, json: bool) -> tuple[tuple[CompiledType | None, ...], int, str, str]:
+        """What the compiled fast path (``fast.py``) prints with, taken from this renderer:
+        per packet number (name, argument labels or JSON keys, data index, JSON head for RES,
+        JSON head for REQ), the preview limit (-1: whole) and the stream header's colour codes."""
+        rows: list[CompiledType | None] = [None]
         for t in sorted(self._types):
             name, labels, data_at, _ = self._types[t]
             keys = self._jtypes[t][0]
             rows.append((name, keys if json else labels, data_at, self._jhead_res[t],
                          self._jhead_req[t]))
-        return tuple(rows)
+        dim = (_C_DIM, _RESET) if self.color else ("", "")
+        return tuple(rows), -1 if self.limit is None else self.limit, *dim
 
     # ---- text -------------------------------------------------------------------------------
 
