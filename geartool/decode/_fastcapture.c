@@ -181,15 +181,6 @@ static int read_pcapng(Run *r, const uint8_t *d, size_t n)
             ticks[nlinks++] = tick_of(d, pos + 16, pos + blen - 4, big);
             pos += blen;
             continue;
-        case 6: /* enhanced packet */
-            if (blen < 28)
-                return BAIL;
-            iface = u32(body), caplen = u32(body + 12);
-            if (iface >= nlinks || 28 + (uint64_t)caplen > blen)
-                return BAIL;
-            ts = (double)((uint64_t)u32(body + 4) << 32 | u32(body + 8)) * ticks[iface];
-            data = pos + 28;
-            break;
         case 3: /* simple packet: no timestamp, length capped by the block */
             if (nlinks == 0)
                 return BAIL;
@@ -197,10 +188,12 @@ static int read_pcapng(Run *r, const uint8_t *d, size_t n)
             caplen = blen < 16 ? 0 : u32(body) < blen - 16 ? u32(body) : blen - 16;
             data = pos + 12;
             break;
-        case 2: /* obsolete packet block */
+        case 6: /* enhanced packet */
+        case 2: /* obsolete packet block: 16-bit interface and drop count where EPB has 32 */
             if (blen < 32)
                 return BAIL;
-            iface = (big ? be16 : le16)(body), caplen = u32(body + 12);
+            iface = type == 6 ? u32(body) : (big ? be16 : le16)(body);
+            caplen = u32(body + 12);
             if (iface >= nlinks || 32 + (uint64_t)caplen > blen)
                 return BAIL;
             ts = (double)((uint64_t)u32(body + 4) << 32 | u32(body + 8)) * ticks[iface];

@@ -158,19 +158,6 @@ class CaptureReader:
             if btype == 1:  # interface description
                 linktype = struct.unpack_from(order + "H", buf, body)[0]
                 links.append((linktype, _if_tsresol(buf, body + 8, pos + blen - 4, order)))
-            elif btype == 6:  # enhanced packet
-                if blen < 28:  # too short for its own fields
-                    self.truncated = f"corrupt pcapng packet block after frame {self.frames}"
-                    return
-                iface, hi, lo, caplen, orig = struct.unpack_from(order + "IIIII", buf, body)
-                if iface >= len(links) or 28 + caplen > blen:
-                    self.truncated = f"corrupt pcapng packet block after frame {self.frames}"
-                    return
-                linktype, tick = links[iface]
-                self.frames += 1
-                start = body + 20
-                view = memoryview(buf)[start:start + caplen]
-                yield ((hi << 32) | lo) * tick, linktype, view, orig
             elif btype == 3:  # simple packet: no timestamp, length capped by the block
                 if not links:
                     self.truncated = "pcapng simple packet before any interface"
@@ -179,12 +166,16 @@ class CaptureReader:
                 caplen = max(0, min(orig, blen - 16))
                 self.frames += 1
                 yield 0.0, links[0][0], memoryview(buf)[body + 4:body + 4 + caplen], orig
-            elif btype == 2:  # obsolete packet block
+            elif btype == 6 or btype == 2:  # enhanced packet, or the obsolete packet block
+                # Both: 28 bytes of header fields, the data, options, the 4-byte length again.
                 if blen < 32:
                     self.truncated = f"corrupt pcapng packet block after frame {self.frames}"
                     return
-                iface, _drops, hi, lo, caplen, orig = struct.unpack_from(order + "HHIIII", buf,
-                                                                         body)
+                if btype == 6:
+                    iface, hi, lo, caplen, orig = struct.unpack_from(order + "IIIII", buf, body)
+                else:
+                    iface, _drops, hi, lo, caplen, orig = struct.unpack_from(order + "HHIIII",
+                                                                             buf, body)
                 if iface >= len(links) or 32 + caplen > blen:
                     self.truncated = f"corrupt pcapng packet block after frame {self.frames}"
                     return
