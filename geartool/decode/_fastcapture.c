@@ -44,6 +44,7 @@ static long ip_offset(uint32_t linktype, const uint8_t *d, size_t n)
 static int frame_in(Run *r, uint32_t linktype, const uint8_t *d, size_t n, long frame, double ts)
 {
     Endpoint src, dst;
+    r->frames = frame, r->last_ts = ts;
     size_t start, end, tcp;
     if (linktype == 1 && n >= 54 && be16(d + 12) == 0x0800 && d[14] == 0x45 && d[23] == 6
         && !(be16(d + 20) & 0x3FFF) && 14 + (size_t)be16(d + 16) <= n) {

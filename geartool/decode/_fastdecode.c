@@ -50,11 +50,11 @@ static PyObject *decode(PyObject *self, PyObject *args)
 {
     (void)self;
     Py_buffer data;
-    PyObject *ports, *types, *dim_on, *dim_off, *admin, *addr, *write, *result = NULL;
+    PyObject *ports, *types, *view, *result = NULL;
     int json;
     long limit;
-    if (!PyArg_ParseTuple(args, "y*O!O!plUUOOO", &data, &PyTuple_Type, &ports, &PyTuple_Type,
-                          &types, &json, &limit, &dim_on, &dim_off, &admin, &addr, &write))
+    if (!PyArg_ParseTuple(args, "y*O!O!plO", &data, &PyTuple_Type, &ports, &PyTuple_Type,
+                          &types, &json, &limit, &view))
         return NULL;
     Tables *t = calloc(1, sizeof *t);
     Run *r = calloc(1, sizeof *r);
@@ -63,8 +63,7 @@ static PyObject *decode(PyObject *self, PyObject *args)
         goto done;
     rc = PYERR;
     t->json = json, t->limit = limit;
-    if (take_tables(t, types) < 0 || take_str(dim_on, &t->dim_on) < 0
-        || take_str(dim_off, &t->dim_off) < 0)
+    if (take_tables(t, types) < 0)
         goto done;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(ports); i++) {
         long p = PyLong_AsLong(PyTuple_GET_ITEM(ports, i));
@@ -75,12 +74,12 @@ static PyObject *decode(PyObject *self, PyObject *args)
         }
         r->ports[p >> 3] |= (uint8_t)(1 << (p & 7));
     }
-    r->t = t, r->admin = admin, r->addr = addr, r->write = write;
+    r->t = t, r->view = view;
     r->nslots = 1024;
     rc = NOMEM;
     if (!(r->slots = calloc(r->nslots, sizeof *r->slots)))
         goto done;
-    /* The GIL stays held: admin lines and output chunks call back into Python. */
+    /* The GIL stays held: the view's methods are called back. */
     rc = read_capture(r, data.buf, (size_t)data.len);
     if (rc == OK) {
         streams_reset(r);
@@ -114,9 +113,9 @@ done:
 
 static PyMethodDef methods[] = {
     {"decode", decode, METH_VARARGS,
-     "decode(capture, ports, types, json, limit, dim_on, dim_off, admin, addr, write)\n"
+     "decode(capture, ports, types, json, limit, view)\n"
      " -> True | None\n\n"
-     "Pass the lines `geartool decode` prints for a whole pcap file to write(bytes) and\n"
+     "Pass the lines `geartool decode` prints for a whole capture to view.write(bytes) and\n"
      "return True; or print nothing and return None when the capture needs the Python\n"
      "decoder (see the module's source for when)."},
     {NULL, NULL, 0, NULL},

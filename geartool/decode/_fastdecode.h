@@ -2,12 +2,13 @@
  *
  * The Python decoder (pcap.py, net.py, reassembly.py, stream.py, dissect.py, output.py) is the
  * reference. The fast path reproduces its plain text and JSON output byte for byte for ordinary
- * captures only: every Gearman stream complete and in order, binary packets and clean admin
- * lines. Anything else (gaps, out-of-order or overlapping segments, a stream that starts
- * mid-connection, garbage, VLAN tags, a damaged file, a packet left half-sent) makes it BAIL:
+ * captures: segments in order, binary packets and clean admin lines. Streams may start
+ * mid-connection (it searches for a packet start as stream.py does) and end inside a packet (it
+ * reports that as stream.py does). Anything else (gaps, out-of-order or overlapping segments,
+ * garbage or a bad packet inside a stream, VLAN tags, a cut or damaged file) makes it BAIL:
  * decode() returns None before printing anything and the caller runs the Python decoder, which
- * describes those cases in full. So this code never has to describe a problem, only to
- * recognise one.
+ * describes those cases in full. Every line that is not a packet (stream headers, admin lines,
+ * anomalies) is made in Python, through the view object fast.py passes.
  *
  *   _fastcapture.c  pcap and pcapng records, link and IP headers
  *   _faststream.c   TCP directions, the in-order check, Gearman framing
@@ -24,6 +25,8 @@
 
 /* BAIL: leave this capture to the Python decoder; PYERR: a Python exception is set. */
 enum { OK = 0, BAIL = 1, NOMEM = 2, PYERR = 3 };
+/* The anomalies the fast path reports, numbered as fast.py's _ANOMALIES. */
+enum { SKIPPED_TO_SYNC = 0, NEVER_SYNCED = 1, ENDS_INSIDE = 2 };
 #define MAX_TYPES 42
 #define MAX_ARGS 8
 #define FLUSH_AT (1u << 20) /* output goes to the write callback in chunks of about this */
@@ -50,7 +53,6 @@ typedef struct {
 typedef struct {
     int json;
     long limit; /* preview length of arguments in the text view; -1 = whole (--full) */
-    Str dim_on, dim_off;
     TypeFmt types[MAX_TYPES + 1];
 } Tables;
 
@@ -66,7 +68,11 @@ typedef struct {
     int stream, to_server, peer; /* peer: index of the other direction, or -1 */
     int has_seq, has_data, closed;
     uint32_t next_seq;
-    Bytes pending;   /* the start of a packet whose end is still to come */
+    Bytes pending;   /* the start of a packet whose end is still to come; or, while scanning,
+                        the bytes searched for one */
+    int scan;        /* looking for a packet start (a capture that began mid-connection) */
+    int line_start;  /* while scanning: pending starts at the start of a line */
+    uint64_t skipped;
     char where[200]; /* this direction's fixed part of each line, made on first use */
     size_t where_len;
 } Half;
@@ -74,7 +80,7 @@ typedef struct {
 typedef struct {
     Endpoint client, server;
     long first_frame;
-    int announced;
+    int announced, midstream;
     char names[2][64]; /* client and server as net.format_addr writes them, on first use */
 } Stream;
 
@@ -89,10 +95,10 @@ typedef struct {
     size_t nstreams, streams_cap;
     double start;
     Bytes out;
-    PyObject *admin;  /* formats an admin line: (stream, to_server, line) -> str */
-    PyObject *addr;   /* net.format_addr: (address bytes, port) -> str */
-    PyObject *write;  /* takes each chunk of output bytes */
+    PyObject *view;   /* fast._View: the lines made in Python, and write() for the output */
     int emit;         /* 0 on the first pass, which only checks the capture is ours */
+    long frames;      /* frames read so far, and the last one's time: where the end of the */
+    double last_ts;   /* capture reports what the streams left unfinished */
 } Run;
 
 static inline uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
@@ -131,6 +137,9 @@ void streams_reset(Run *r);
 int emit_frame(Run *r, Half *h, long frame, double ts, int req, int type, const uint8_t *payload,
                uint32_t size);
 int emit_admin(Run *r, Half *h, long frame, double ts, const uint8_t *line, size_t len);
+/* An anomaly of one of the kinds above: ``bytes`` for ENDS_INSIDE, else ``count``. */
+int emit_anomaly(Run *r, Half *h, long frame, double ts, int kind, uint64_t count,
+                 const Bytes *bytes);
 int flush(Run *r);
 
 #endif

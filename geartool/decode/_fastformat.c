@@ -26,7 +26,7 @@ int flush(Run *r)
     if (!chunk)
         return PYERR;
     r->out.len = 0;
-    PyObject *res = PyObject_CallOneArg(r->write, chunk);
+    PyObject *res = PyObject_CallMethod(r->view, "write", "(O)", chunk);
     Py_DECREF(chunk);
     if (!res)
         return PYERR;
@@ -150,6 +150,26 @@ static char *json_str(char *w, const uint8_t *p, size_t n)
     return w;
 }
 
+/* Copy a str a view method returned into dst (size bytes); PYERR if it is not a short str. */
+static int take_text(PyObject *text, char *dst, size_t size, size_t *len)
+{
+    if (!text)
+        return PYERR;
+    Py_ssize_t n;
+    const char *p = PyUnicode_AsUTF8AndSize(text, &n);
+    int rc = PYERR;
+    if (p && (size_t)n < size) {
+        memcpy(dst, p, (size_t)n + 1);
+        if (len)
+            *len = (size_t)n;
+        rc = OK;
+    } else if (p) {
+        PyErr_SetString(PyExc_ValueError, "fast path: text too long");
+    }
+    Py_DECREF(text);
+    return rc;
+}
+
 /* The stream's client and server as net.format_addr writes them (IPv6 is compressed there). */
 static int stream_names(Run *r, Stream *s)
 {
@@ -157,82 +177,69 @@ static int stream_names(Run *r, Stream *s)
         return OK;
     const Endpoint *ends[2] = {&s->client, &s->server};
     for (int k = 0; k < 2; k++) {
-        PyObject *text = PyObject_CallFunction(r->addr, "y#i", (const char *)ends[k]->addr,
-                                               (Py_ssize_t)ends[k]->alen, (int)ends[k]->port);
-        if (!text)
+        PyObject *text = PyObject_CallMethod(r->view, "address", "y#i",
+                                             (const char *)ends[k]->addr,
+                                             (Py_ssize_t)ends[k]->alen, (int)ends[k]->port);
+        if (take_text(text, s->names[k], sizeof s->names[k], NULL) != OK)
             return PYERR;
-        Py_ssize_t n;
-        const char *p = PyUnicode_AsUTF8AndSize(text, &n);
-        if (p && (size_t)n < sizeof s->names[k])
-            memcpy(s->names[k], p, (size_t)n + 1);
-        Py_DECREF(text);
-        if (!p)
-            return PYERR;
-        if ((size_t)n >= sizeof s->names[k]) {
-            PyErr_SetString(PyExc_ValueError, "address too long");
-            return PYERR;
-        }
     }
     return OK;
 }
 
-/* This direction's fixed part of every line: "#0   C>S " in text, the stream fields in JSON. */
-static int make_where(Run *r, Half *h)
+/* Before a direction's first line: its fixed part of every line ("#0   C>S " or the JSON
+ * stream fields), and in the text view the stream's header line if it is the stream's first. */
+static int first_use(Run *r, Half *h)
 {
+    if (h->where_len)
+        return OK;
     Stream *s = &r->streams[h->stream];
     if (stream_names(r, s) != OK)
         return PYERR;
-    char *w = h->where;
-    if (!r->t->json)
-        w += sprintf(w, "#%-3d %s ", h->stream, h->to_server ? "C>S" : "S>C");
-    else
-        w += sprintf(w, ",\"stream\":%d,\"src\":\"%s\",\"dst\":\"%s\",\"to_server\":%s", h->stream,
-                     s->names[!h->to_server], s->names[h->to_server],
-                     h->to_server ? "true" : "false");
-    h->where_len = (size_t)(w - h->where);
-    return OK;
+    PyObject *where = PyObject_CallMethod(r->view, "where", "iiss", h->stream, h->to_server,
+                                          s->names[0], s->names[1]);
+    if (take_text(where, h->where, sizeof h->where, &h->where_len) != OK)
+        return PYERR;
+    if (r->t->json || s->announced)
+        return OK;
+    s->announced = 1;
+    PyObject *line = PyObject_CallMethod(r->view, "header", "issli", h->stream, s->names[0],
+                                         s->names[1], s->first_frame, s->midstream);
+    if (!line)
+        return PYERR;
+    Py_ssize_t n;
+    const char *p = PyUnicode_AsUTF8AndSize(line, &n);
+    int rc = !p ? PYERR : bytes_put(&r->out, p, (size_t)n);
+    if (rc == OK)
+        rc = bytes_put(&r->out, "\n", 1);
+    Py_DECREF(line);
+    return rc;
 }
 
-/* Bytes the prefix of a line may take, header line included (see prefix()). */
+/* Bytes the prefix of a line may take (see prefix()). */
 static size_t prefix_room(const Run *r)
 {
-    return 512 + sizeof r->halves->where + sizeof r->streams->names + r->t->dim_on.n
-           + r->t->dim_off.n;
+    return 256 + sizeof r->halves->where;
 }
 
-/* What starts every line: in text, the stream's header line the first time, then frame
- * number, relative time and direction; in JSON, the frame and stream fields. */
+/* What starts every line: in text, frame number, relative time and direction; in JSON, the
+ * frame and stream fields. */
 static char *prefix(Run *r, Half *h, long frame, double ts, char *w)
 {
-    const Tables *t = r->t;
-    if (!t->json) {
-        Stream *s = &r->streams[h->stream];
-        if (!s->announced) {
-            s->announced = 1;
-            w = put(w, t->dim_on.p, t->dim_on.n);
-            w += sprintf(w, "# stream %d: client %s -> server %s, first seen in frame %ld",
-                         h->stream, s->names[0], s->names[1], s->first_frame);
-            w = put(w, t->dim_off.p, t->dim_off.n);
-            *w++ = '\n';
-        }
+    if (!r->t->json)
         w += sprintf(w, "%7ld %11.6f ", frame, ts - r->start);
-    } else {
+    else
         w += sprintf(w, "{\"frame.number\":%ld,\"frame.time_epoch\":%.6f,"
                         "\"frame.time_relative\":%.6f", frame, ts, ts - r->start);
-    }
     return put(w, h->where, h->where_len);
 }
 
-int emit_admin(Run *r, Half *h, long frame, double ts, const uint8_t *line, size_t len)
+/* A line whose body a view method made (admin lines, anomalies); ``body`` is a new reference. */
+static int emit_body(Run *r, Half *h, long frame, double ts, PyObject *body)
 {
-    if (!h->where_len && make_where(r, h) != OK)
-        return PYERR;
-    PyObject *shown = PyObject_CallFunction(r->admin, "iiy#", h->stream, h->to_server,
-                                            (const char *)line, (Py_ssize_t)len);
-    if (!shown)
+    if (!body)
         return PYERR;
     Py_ssize_t n;
-    const char *p = PyUnicode_AsUTF8AndSize(shown, &n);
+    const char *p = PyUnicode_AsUTF8AndSize(body, &n);
     int rc = NOMEM;
     if (!p)
         rc = PYERR;
@@ -244,8 +251,31 @@ int emit_admin(Run *r, Half *h, long frame, double ts, const uint8_t *line, size
         r->out.len = (size_t)(w - r->out.p);
         rc = r->out.len >= FLUSH_AT ? flush(r) : OK;
     }
-    Py_DECREF(shown);
+    Py_DECREF(body);
     return rc;
+}
+
+int emit_admin(Run *r, Half *h, long frame, double ts, const uint8_t *line, size_t len)
+{
+    if (first_use(r, h) != OK)
+        return PYERR;
+    return emit_body(r, h, frame, ts,
+                     PyObject_CallMethod(r->view, "admin", "iiy#", h->stream, h->to_server,
+                                         (const char *)line, (Py_ssize_t)len));
+}
+
+int emit_anomaly(Run *r, Half *h, long frame, double ts, int kind, uint64_t count,
+                 const Bytes *bytes)
+{
+    if (!r->emit)
+        return OK;
+    if (first_use(r, h) != OK)
+        return PYERR;
+    PyObject *body = bytes ? PyObject_CallMethod(r->view, "anomaly", "iy#", kind, bytes->p,
+                                                 (Py_ssize_t)bytes->len)
+                           : PyObject_CallMethod(r->view, "anomaly", "iK", kind,
+                                                 (unsigned long long)count);
+    return emit_body(r, h, frame, ts, body);
 }
 
 int emit_frame(Run *r, Half *h, long frame, double ts, int req, int type, const uint8_t *payload,
@@ -271,7 +301,7 @@ int emit_frame(Run *r, Half *h, long frame, double ts, int req, int type, const 
     }
     if (!r->emit)
         return OK;
-    if (!h->where_len && make_where(r, h) != OK)
+    if (first_use(r, h) != OK)
         return PYERR;
     /* Room for the worst case, so the writers below need no checks: 6 output bytes per input
      * byte at most (a "\u00xx" escape), plus the fixed parts. */

@@ -4,6 +4,8 @@
 
 #define MAX_PAYLOAD (64u * 1024 * 1024) /* the protocol core's Decoder limits */
 #define MAX_LINE 8192
+#define RESYNC_MAX_PAYLOAD (16u * 1024 * 1024) /* stream.py's resynchronisation limits */
+#define RESYNC_WINDOW (64u * 1024)
 #define FIN 0x01
 #define SYN 0x02
 #define RST 0x04
@@ -127,11 +129,109 @@ static int frame_packets(Run *r, Half *h, const uint8_t *data, size_t len, long 
     return OK;
 }
 
-static int feed(Run *r, Half *h, const uint8_t *data, size_t len, long frame, double ts)
+/* stream._CANDIDATE_LINE at p: a printable line starting like a command or a reply. */
+static int candidate_line(const uint8_t *b, size_t p, size_t n)
+{
+    uint8_t c = b[p];
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.'))
+        return 0;
+    size_t k = 0;
+    while (p + 1 + k < n && k <= MAX_LINE - 2) {
+        c = b[p + 1 + k];
+        if (c == '\n')
+            return 1;
+        if (!(c == '\t' || c == '\r' || (c >= 0x20 && c <= 0x7e)))
+            return 0;
+        k++;
+    }
+    return 0; /* no newline yet, or a line too long */
+}
+
+static long find_byte(const uint8_t *b, size_t from, size_t to, uint8_t c)
+{
+    const uint8_t *x = from < to ? memchr(b + from, c, to - from) : NULL;
+    return x ? (long)(x - b) : -1;
+}
+
+/* stream._find_sync: the first offset where a packet surely starts, or -1. */
+static long find_sync(const uint8_t *b, size_t n, int line_start)
+{
+    long best = -1;
+    for (size_t i = 0; i + 3 <= n; i++) {
+        const uint8_t *x = memchr(b + i, 0, n - i);
+        if (!x)
+            break;
+        i = (size_t)(x - b);
+        if (n - i < 3 || x[1] != 'R' || x[2] != 'E')
+            continue;
+        if (n - i < 12)
+            break; /* it may be a header still arriving */
+        uint32_t type = be32(x + 4);
+        if ((x[3] == 'Q' || x[3] == 'S') && type >= 1 && type <= MAX_TYPES
+            && be32(x + 8) <= RESYNC_MAX_PAYLOAD) {
+            best = (long)i;
+            break;
+        }
+    }
+    size_t limit = best >= 0 ? (size_t)best : n;
+    long p = 0;
+    if (!line_start) {
+        long nl = find_byte(b, 0, limit, '\n');
+        p = nl >= 0 ? nl + 1 : -1;
+    }
+    while (p >= 0 && (size_t)p < limit) {
+        if (candidate_line(b, (size_t)p, n))
+            return p;
+        long nl = find_byte(b, (size_t)p, limit, '\n');
+        if (nl < 0)
+            break;
+        p = nl + 1;
+    }
+    return best;
+}
+
+/* Frame what ``pending`` holds from its start, keeping what is left of an unfinished packet. */
+static int frame_pending(Run *r, Half *h, long frame, double ts)
 {
     size_t used = 0;
+    int rc = frame_packets(r, h, (const uint8_t *)h->pending.p, h->pending.len, frame, ts, &used);
+    if (rc == OK && used) {
+        memmove(h->pending.p, h->pending.p + used, h->pending.len - used);
+        h->pending.len -= used;
+    }
+    return rc;
+}
+
+/* stream.GearmanStream._resync: search what was gathered for a packet start. */
+static int resync(Run *r, Half *h, long frame, double ts)
+{
+    Bytes *b = &h->pending;
+    long pos = find_sync((const uint8_t *)b->p, b->len, h->line_start);
+    if (pos < 0) {
+        if (b->len > RESYNC_WINDOW) { /* keep a tail that could begin a header or a line */
+            size_t drop = b->len - 12;
+            h->line_start = b->p[drop - 1] == '\n';
+            h->skipped += drop;
+            memmove(b->p, b->p + drop, b->len - drop);
+            b->len -= drop;
+        }
+        return OK;
+    }
+    h->skipped += (uint64_t)pos;
+    int rc = h->skipped ? emit_anomaly(r, h, frame, ts, SKIPPED_TO_SYNC, h->skipped, NULL) : OK;
+    if (rc != OK)
+        return rc;
+    memmove(b->p, b->p + pos, b->len - (size_t)pos);
+    b->len -= (size_t)pos;
+    h->scan = 0, h->skipped = 0;
+    return frame_pending(r, h, frame, ts);
+}
+
+static int feed(Run *r, Half *h, const uint8_t *data, size_t len, long frame, double ts)
+{
     int rc;
-    if (h->pending.len == 0) { /* the usual case: parse straight from the capture */
+    if (h->pending.len == 0 && !h->scan) { /* the usual case: parse straight from the capture */
+        size_t used = 0;
         rc = frame_packets(r, h, data, len, frame, ts, &used);
         if (rc == OK && used < len)
             rc = bytes_put(&h->pending, (const char *)data + used, len - used);
@@ -139,11 +239,22 @@ static int feed(Run *r, Half *h, const uint8_t *data, size_t len, long frame, do
     }
     if ((rc = bytes_put(&h->pending, (const char *)data, len)) != OK)
         return rc;
-    rc = frame_packets(r, h, (const uint8_t *)h->pending.p, h->pending.len, frame, ts, &used);
-    if (rc == OK && used) {
-        memmove(h->pending.p, h->pending.p + used, h->pending.len - used);
-        h->pending.len -= used;
+    return h->scan ? resync(r, h, frame, ts) : frame_pending(r, h, frame, ts);
+}
+
+/* stream.GearmanStream.close: what a direction leaves unfinished when it ends. */
+static int end_stream(Run *r, Half *h, long frame, double ts)
+{
+    int rc = OK;
+    if (h->scan) {
+        uint64_t left = h->skipped + h->pending.len;
+        if (left)
+            rc = emit_anomaly(r, h, frame, ts, NEVER_SYNCED, left, NULL);
+        h->skipped = 0; /* and it goes on scanning, as Python's does */
+    } else if (h->pending.len) {
+        rc = emit_anomaly(r, h, frame, ts, ENDS_INSIDE, 0, &h->pending);
     }
+    h->pending.len = 0;
     return rc;
 }
 
@@ -211,7 +322,7 @@ static int open_half(Run *r, Half **out, const Endpoint *src, const Endpoint *ds
     return OK;
 }
 
-/* FIN or RST: what the Python decoder would report here is always an anomaly, so bail. */
+/* FIN or RST: close one direction (both on RST) and report what it left unfinished. */
 static int close_half(Run *r, Half *h, int rst, int fin, uint32_t fin_seq)
 {
     Half *both[2] = {h, rst && h->peer >= 0 ? &r->halves[h->peer] : NULL};
@@ -223,8 +334,9 @@ static int close_half(Run *r, Half *h, int rst, int fin, uint32_t fin_seq)
         if (fin && x == h && x->has_seq && fin_seq != x->next_seq
             && fin_seq - x->next_seq < (1u << 30))
             return BAIL; /* bytes before the FIN are missing */
-        if (x->has_data && x->pending.len)
-            return BAIL; /* the stream ends inside a packet */
+        int rc = x->has_data ? end_stream(r, x, r->frames, r->last_ts) : OK;
+        if (rc != OK)
+            return rc;
     }
     return OK;
 }
@@ -237,9 +349,14 @@ int segment(Run *r, const Endpoint *src, const Endpoint *dst, uint32_t seq, int 
     if ((!h || flags & SYN) && (rc = open_half(r, &h, src, dst, flags, seq, frame, ts)) != OK)
         return rc;
     if (plen) {
+        if (h->closed)
+            return BAIL; /* data after its FIN or RST: left to Python */
         if (!h->has_data) {
-            if (!h->has_seq)
-                return BAIL; /* the capture starts mid-connection */
+            if (!h->has_seq) { /* the capture starts mid-connection: find a packet start */
+                h->has_seq = 1, h->next_seq = seq;
+                h->scan = 1, h->line_start = 1, h->skipped = 0;
+                r->streams[h->stream].midstream = 1;
+            }
             h->has_data = 1;
         }
         if (h->next_seq == seq) {
@@ -255,11 +372,20 @@ int segment(Run *r, const Endpoint *src, const Endpoint *dst, uint32_t seq, int 
     return OK;
 }
 
-/* End of the capture: a stream still open inside a packet is reported by Python. */
+/* End of the capture: every direction still open reports what it left unfinished, in the
+ * order the directions were first seen (dissect.Dissector.finish). */
 int check_end(Run *r)
 {
-    for (size_t i = 0; i < r->nhalves; i++)
-        if (!r->halves[i].closed && r->halves[i].has_data && r->halves[i].pending.len)
-            return BAIL;
-    return r->nstreams ? OK : BAIL; /* no Gearman: Python says so, with --port hints */
+    if (!r->nstreams)
+        return BAIL; /* no Gearman: Python says so, with --port hints */
+    for (size_t i = 0; i < r->nhalves; i++) {
+        Half *h = &r->halves[i];
+        if (h->closed || !h->has_data)
+            continue;
+        h->closed = 1;
+        int rc = end_stream(r, h, r->frames, r->last_ts);
+        if (rc != OK)
+            return rc;
+    }
+    return OK;
 }

@@ -68,27 +68,44 @@ class Renderer:
             for m in (Magic.REQ, Magic.RES))
         self._jwhere: dict[int, str] = {}
 
-    def compiled_view(self, json: bool) -> tuple[tuple[CompiledType | None, ...], int, str, str]:
-        """What the compiled fast path (``fast.py``) prints with, taken from this renderer:
-        per packet number (name, argument labels or JSON keys, data index, JSON head for RES,
-        JSON head for REQ), the preview limit (-1: whole) and the stream header's colour codes."""
+    def compiled_view(self, json: bool) -> tuple[tuple[CompiledType | None, ...], int]:
+        """What the compiled fast path (``fast.py``) prints packets with, taken from this
+        renderer: per packet number (name, argument labels or JSON keys, data index, JSON head
+        for RES, JSON head for REQ), and the preview limit (-1: whole)."""
         rows: list[CompiledType | None] = [None]
         for t in sorted(self._types):
             name, labels, data_at, _ = self._types[t]
             keys = self._jtypes[t][0]
             rows.append((name, keys if json else labels, data_at, self._jhead_res[t],
                          self._jhead_req[t]))
-        dim = (_C_DIM, _RESET) if self.color else ("", "")
-        return tuple(rows), -1 if self.limit is None else self.limit, *dim
+        return tuple(rows), -1 if self.limit is None else self.limit
 
     # ---- text -------------------------------------------------------------------------------
 
     def stream_header(self, stream: int) -> str:
         info = self.streams[stream]
-        note = " (capture starts mid-connection)" if info.midstream else ""
-        text = (f"# stream {info.id}: client {info.client} -> server {info.server}, "
-                f"first seen in frame {info.first_frame}{note}")
+        return self.header_line(info.id, info.client, info.server, info.first_frame,
+                                info.midstream)
+
+    def header_line(self, stream: int, client: str, server: str, first_frame: int,
+                    midstream: bool) -> str:
+        """The line introducing a stream in the text view (no newline)."""
+        note = " (capture starts mid-connection)" if midstream else ""
+        text = (f"# stream {stream}: client {client} -> server {server}, "
+                f"first seen in frame {first_frame}{note}")
         return f"{_C_DIM}{text}{_RESET}" if self.color else text
+
+    @staticmethod
+    def where_text(stream: int, to_server: bool) -> str:
+        """Stream and direction, as the text view puts them after the time."""
+        return f"#{stream:<3} {'C>S' if to_server else 'S>C'} " if stream >= 0 else "#-   --- "
+
+    @staticmethod
+    def where_json(stream: int, to_server: bool, client: str, server: str) -> str:
+        """Stream and direction fields of the JSON view."""
+        src, dst = (client, server) if to_server else (server, client)
+        return (f',"stream":{stream},"src":"{src}","dst":"{dst}",'
+                f'"to_server":{"true" if to_server else "false"}')
 
     def text(self, rec: Record) -> str:
         """One line (after a header line for a stream not shown before) ending in a newline."""
@@ -99,8 +116,7 @@ class Renderer:
         where = self._where.get(stream * 2 + to_server)
         head = ""
         if where is None:
-            where = self._where[stream * 2 + to_server] = (
-                f"#{stream:<3} {'C>S' if to_server else 'S>C'} " if stream >= 0 else "#-   --- ")
+            where = self._where[stream * 2 + to_server] = self.where_text(stream, to_server)
             if stream >= 0 and stream not in self._announced:
                 self._announced.add(stream)
                 head = self.stream_header(stream) + "\n"
@@ -128,10 +144,13 @@ class Renderer:
             body = self.admin_text(self.admin, stream, to_server, item.line)
         else:
             assert type(item) is Anomaly
-            body = f"!! {item.kind.upper()}: {item.text}"
-            if self.color:
-                body = f"{_C_WARN}{body}{_RESET}"
+            body = self.anomaly_text(item)
         return f"{head}{frame_no:>7} {ts - start:11.6f} {where}{body}\n"
+
+    def anomaly_text(self, item: Anomaly) -> str:
+        """The text view of an anomaly after its time and direction."""
+        body = f"!! {item.kind.upper()}: {item.text}"
+        return f"{_C_WARN}{body}{_RESET}" if self.color else body
 
     def admin_text(self, ctx: AdminContext, stream: int, to_server: bool, line: bytes) -> str:
         """The text view of an admin line after its time and direction (``ctx`` follows which
@@ -157,10 +176,7 @@ class Renderer:
         if where is None:
             if stream >= 0:
                 info = self.streams[stream]
-                src, dst = (info.client, info.server) if to_server else (info.server,
-                                                                          info.client)
-                where = (f',"stream":{stream},"src":"{src}","dst":"{dst}",'
-                         f'"to_server":{"true" if to_server else "false"}')
+                where = self.where_json(stream, to_server, info.client, info.server)
             else:
                 where = ""
             self._jwhere[stream * 2 + to_server] = where
@@ -190,7 +206,12 @@ class Renderer:
         if type(item) is AdminLine:
             return f"{head}{self.admin_json(self.admin, stream, to_server, item.line)}\n"
         assert type(item) is Anomaly
-        return f'{head},"anomaly":"{item.kind}","text":{_json_str(item.text)}}}\n'
+        return f"{head}{self.anomaly_json(item)}\n"
+
+    @staticmethod
+    def anomaly_json(item: Anomaly) -> str:
+        """The JSON fields of an anomaly after the frame and stream fields, brace included."""
+        return f',"anomaly":"{item.kind}","text":{_json_str(item.text)}}}'
 
     def admin_json(self, ctx: AdminContext, stream: int, to_server: bool, line: bytes) -> str:
         """The JSON fields of an admin line after the frame and stream fields, closing brace

@@ -101,14 +101,13 @@ class GearmanStream:
         if self._scan is not None:
             skipped = self._skipped + len(self._scan)
             if skipped:
-                out.append(Anomaly("skipped", f"{skipped} bytes left undecoded at the end of "
-                                              "the stream (no packet start found in them)"))
+                out.append(never_synced(skipped))
             self._scan = bytearray()
             self._skipped = 0
         else:
             partial = self.decoder.reset()
             if partial:
-                out.append(Anomaly("truncated", f"stream ends inside {_describe(partial)}"))
+                out.append(ends_inside(partial))
         return out
 
     def _enter_resync(self, rest: bytes, skipped: int, line_start: bool) -> None:
@@ -131,12 +130,27 @@ class GearmanStream:
         self._skipped += pos
         out: list[Item] = []
         if self._skipped:
-            out.append(Anomaly("skipped", f"skipped {self._skipped} bytes to the next valid "
-                                          "packet"))
+            out.append(skipped_to_sync(self._skipped))
         rest = bytes(buf[pos:])
         self._scan = None
         self._skipped = 0
         return out + self.feed(rest)
+
+
+def skipped_to_sync(count: int) -> Anomaly:
+    """Bytes passed over before the stream was back in sync."""
+    return Anomaly("skipped", f"skipped {count} bytes to the next valid packet")
+
+
+def never_synced(count: int) -> Anomaly:
+    """A stream that ended while still looking for a packet start."""
+    return Anomaly("skipped", f"{count} bytes left undecoded at the end of the stream "
+                              "(no packet start found in them)")
+
+
+def ends_inside(partial: bytes) -> Anomaly:
+    """A stream that ended in the middle of a packet or line."""
+    return Anomaly("truncated", f"stream ends inside {_describe(partial)}")
 
 
 def _find_sync(buf: bytearray, line_start: bool) -> int:
