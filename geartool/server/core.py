@@ -44,6 +44,7 @@ class Core(WorkerSide):
         self._prefix = self.config.job_handle_prefix.encode() + b":"
         self._handle_seq = 0
         self._timers: list[tuple[float, int, Job]] = []  # CAN_DO_TIMEOUT deadlines
+        self._armed = 0
         self._epochs: list[tuple[float, int, Job]] = []  # epoch jobs not yet due
         self._seq = 0
         self.uncommitted: list[Job] = []
@@ -289,7 +290,7 @@ class Core(WorkerSide):
                 reg.jobs.remove(job)
             except ValueError:
                 pass
-        job.timer_token = 0
+        self._disarm(job)
         if job.store_id:
             self.store.remove(job.store_id)
             job.store_id = 0

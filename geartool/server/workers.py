@@ -39,6 +39,24 @@ class WorkerSide:
     jobs: dict[bytes, Job]
     _seq: int
     _timers: list[tuple[float, int, Job]]
+    _armed: int  # entries of _timers whose job still waits on them
+
+    def _disarm(self, job: Job) -> None:
+        """The job's CAN_DO_TIMEOUT no longer matters (it ended, or its worker went away)."""
+        if job.timer_token:
+            job.timer_token = 0
+            self._armed -= 1
+
+    def _compact_timers(self) -> None:
+        """Drop the heap entries of jobs that ended before their deadline.
+
+        Entries are left in the heap when a job ends (removing one is O(n)), and each holds its
+        Job, data and all: with a one-hour timeout a busy worker's finished jobs would stay in
+        memory for an hour. Rebuilding once stale entries outnumber live ones keeps the heap
+        within about twice the jobs actually running, at O(1) amortised cost per job.
+        """
+        self._timers = [e for e in self._timers if e[2].timer_token == e[1]]
+        heapq.heapify(self._timers)
 
     if TYPE_CHECKING:  # defined by Core
         def send(self, conn: Conn, data: bytes) -> None: ...
@@ -156,6 +174,9 @@ class WorkerSide:
             self._seq += 1
             job.timer_token = self._seq
             heapq.heappush(self._timers, (now + reg.timeout_ms / 1000.0, self._seq, job))
+            self._armed += 1
+            if len(self._timers) > 2 * self._armed + 1024:
+                self._compact_timers()
         if grab is P.GRAB_JOB:
             self.send(conn, _res(P.JOB_ASSIGN, job.handle, fn.name, job.data))
         elif grab is P.GRAB_JOB_ALL and job.reducer:
@@ -205,7 +226,7 @@ class WorkerSide:
         fn = job.function
         job.worker = None
         fn.running -= 1
-        job.timer_token = 0
+        self._disarm(job)
         if job.ignore:
             self._finish(job)
             return

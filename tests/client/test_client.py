@@ -212,6 +212,9 @@ def test_worker_concurrency_count_and_graceful_stop(any_server: tuple[str, int])
             gate.set()
             done = await asyncio.wait_for(wtask, 10)
             assert done == 5 and peak == 3
+            # The worker has sent its five results; the client reads them a moment later.
+            await wait_for(lambda: sum(j.done() for j in jobs) >= 5)
+            await asyncio.sleep(0.2)  # room for a sixth result, which must not come
             results = [j for j in jobs if j.done()]
             assert len(results) == 5  # the sixth job was never grabbed
             assert status_of(port, "par") == (1, 0, 0)

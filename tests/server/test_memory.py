@@ -137,3 +137,32 @@ def _every_ending() -> None:
     for conn in list(core.conns.values()):
         core.disconnect(conn)
     core.dirty.clear()
+
+
+def test_finished_jobs_do_not_wait_for_their_timeout_in_memory() -> None:
+    """A CAN_DO_TIMEOUT worker's finished jobs are not kept, data and all, until the deadline
+    they no longer have (their heap entries are dropped once stale ones dominate)."""
+    h = Harness()
+    w = h.conn()
+    h.send(w, P.CAN_DO_TIMEOUT, b"f", b"3600000")  # one hour
+    c = h.conn()
+    gc.collect()
+    before = _alive(Job)
+    for _ in range(5000):
+        handle = h.submit(c, b"f", b"x" * 1000)
+        h.send(w, P.GRAB_JOB_UNIQ)
+        assert h.received(w)[-1].type is P.JOB_ASSIGN_UNIQ
+        h.send(w, P.WORK_COMPLETE, handle, b"ok")
+        h.received(c)
+    gc.collect()
+    assert h.core.jobs == {}
+    assert len(h.core._timers) <= 1024 + 1
+    assert _alive(Job) - before <= 1024 + 1
+    # and a timeout still fires for a job that does not finish
+    handle = h.submit(c, b"f", b"slow")
+    h.send(w, P.GRAB_JOB_UNIQ)
+    h.received(w)
+    h.clock.now += 3601
+    h.core.tick()
+    w2 = h.worker(b"f", sleep=False)
+    assert h.grab(w2).args[0] == handle
