@@ -304,6 +304,10 @@ class Core(WorkerSide):
         """Every foreground submitter left: the job will never run (or its result goes nowhere)."""
         job.ignore = True
         self._forget_unique(job)
+        # It stays queued (and counted by `status`) until a grab reaches it, as in gearmand;
+        # its payload is not needed for that, and a client that times out and retries against
+        # a function with no worker would otherwise pile up payloads without bound.
+        job.data = b""
 
     def _forget_unique(self, job: Job) -> None:
         """New submits with this job's unique id no longer coalesce onto it."""

@@ -166,3 +166,16 @@ def test_finished_jobs_do_not_wait_for_their_timeout_in_memory() -> None:
     h.core.tick()
     w2 = h.worker(b"f", sleep=False)
     assert h.grab(w2).args[0] == handle
+
+
+def test_an_abandoned_job_keeps_its_place_but_not_its_payload() -> None:
+    h = Harness()
+    c = h.conn()
+    handle = h.submit(c, b"nobody", b"x" * 100_000)
+    h.core.disconnect(c)
+    job = h.core.jobs[handle]
+    assert job.ignore and job.data == b""
+    assert h.admin(h.conn(), b"status") == b"nobody\t1\t0\t0\n.\n"  # still counted, as gearmand
+    w = h.worker(b"nobody", sleep=False)
+    assert h.grab(w).type is P.NO_JOB  # reaped at the grab, never run
+    assert h.core.jobs == {}
