@@ -187,3 +187,73 @@ def test_cancel_while_the_write_is_in_flight(tmp_path: Path) -> None:
     assert handle not in h.core.jobs and h.core.functions[b"f"].total == 0
     commit(h, store)
     assert rows(tmp_path / "q.db") == []
+
+
+def _blob_bytes(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        return int(db.execute("SELECT COALESCE(SUM(LENGTH(jobs)), 0) FROM gearman_batches")
+                   .fetchone()[0])
+
+
+def test_a_mostly_finished_batch_is_rewritten_with_its_live_jobs(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    store = SQLiteStore(path)
+    ids = [store.add(b"f", b"", 1, b"%04d" % i + b"x" * 1000, 0, b"") for i in range(100)]
+    store.write_batch(store.take_batch())
+    for job_id in ids[:70]:
+        store.remove(job_id)
+    store.write_batch(store.take_batch())
+    assert table_rows(path, "gearman_done") == 1  # 70 of 100 ended: not rewritten yet
+    for job_id in ids[70:96]:
+        store.remove(job_id)
+    store.write_batch(store.take_batch())
+    # 96 of 100 ended: the row now holds the 4 live jobs, and no tombstones are left.
+    assert table_rows(path, "gearman_done") == 0
+    assert _blob_bytes(path) < 4 * 1100
+    store.close()
+    store = SQLiteStore(path)
+    assert [j.id for j in store.load()] == ids[96:]  # same ids after the rewrite
+    for job_id in ids[96:]:
+        store.remove(job_id)
+    store.write_batch(store.take_batch())
+    store.close()
+    assert rows(path) == [] and table_rows(path, "gearman_batches") == 0
+
+
+def test_long_lived_jobs_do_not_pin_their_batches_on_disk(tmp_path: Path) -> None:
+    """One job per commit that never ends (its workers are down) must not keep the other 49 of
+    each commit on disk: the file follows the live jobs, not the throughput."""
+    path = tmp_path / "q.db"
+    store = SQLiteStore(path)
+    pinned = []
+    for _ in range(200):
+        ids = [store.add(b"f", b"", 1, b"y" * 1000, 0, b"") for _ in range(50)]
+        store.write_batch(store.take_batch())
+        pinned.append(ids[0])
+        for job_id in ids[1:]:
+            store.remove(job_id)
+        store.write_batch(store.take_batch())
+    assert _blob_bytes(path) < 200 * 1100 * 2  # 10,000 jobs went through; 200 are alive
+    store.close()
+    store = SQLiteStore(path)
+    assert [j.id for j in store.load()] == pinned
+    store.close()
+
+
+def test_compaction_after_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    store = SQLiteStore(path)
+    ids = [store.add(b"f", b"", 1, b"z" * 100, 0, b"") for _ in range(20)]
+    store.write_batch(store.take_batch())
+    for job_id in ids[:10]:
+        store.remove(job_id)
+    store.write_batch(store.take_batch())
+    store.close()
+    store = SQLiteStore(path)  # 10 of 20 live: not rewritten before the restart
+    assert len(store.load()) == 10
+    for job_id in ids[10:17]:
+        store.remove(job_id)
+    store.write_batch(store.take_batch())
+    assert table_rows(path, "gearman_done") == 0  # 17 of 20 ended: rewritten
+    assert [j.id for j in store.load()] == ids[17:]
+    store.close()
