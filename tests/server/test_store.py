@@ -7,7 +7,8 @@ from pathlib import Path
 
 from geartool.protocol import PacketType as P
 from geartool.server.store import SQLiteStore, StoreError, open_store
-from geartool.server.store.base import Batch, NullStore
+from geartool.server.store.base import Batch, NullStore, StoredJob
+from geartool.server.store.sqlite import SCHEMA, pack_jobs
 
 from .helpers import Harness
 
@@ -256,4 +257,36 @@ def test_compaction_after_a_restart(tmp_path: Path) -> None:
     store.write_batch(store.take_batch())
     assert table_rows(path, "gearman_done") == 0  # 17 of 20 ended: rewritten
     assert [j.id for j in store.load()] == ids[17:]
+    store.close()
+
+
+def test_space_of_ended_jobs_goes_back_to_the_filesystem(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    store = SQLiteStore(path)
+    ids = [store.add(b"f", b"", 1, b"x" * 2000, 0, b"") for _ in range(5000)]
+    store.write_batch(store.take_batch())
+    for job_id in ids:
+        store.remove(job_id)
+    store.write_batch(store.take_batch())
+    store.close()  # the last close checkpoints the WAL into the file
+    assert path.stat().st_size < 2 * 1024 * 1024  # 10 MB of jobs came and went
+
+
+def test_an_older_file_is_converted_only_when_empty(tmp_path: Path) -> None:
+    def auto_vacuum(path: Path) -> int:
+        with sqlite3.connect(path) as db:
+            return int(db.execute("PRAGMA auto_vacuum").fetchone()[0])
+
+    empty, full = tmp_path / "empty.db", tmp_path / "full.db"
+    for path in (empty, full):  # files made without auto_vacuum, as before this version
+        with sqlite3.connect(path) as db:
+            for stmt in SCHEMA:
+                db.execute(stmt)
+    with sqlite3.connect(full) as db:
+        job = StoredJob(1 << 24, b"f", b"", 1, b"kept", 0, b"")
+        db.execute("INSERT INTO gearman_batches (id, jobs) VALUES (1, ?)", (pack_jobs([job]),))
+    SQLiteStore(empty).close()
+    assert auto_vacuum(empty) == 2
+    store = SQLiteStore(full)  # holds a job: opened as it is, nothing rewritten
+    assert auto_vacuum(full) == 0 and [j.data for j in store.load()] == [b"kept"]
     store.close()

@@ -17,6 +17,7 @@ about four times the live jobs' size whatever the throughput.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import struct
 import threading
@@ -29,6 +30,7 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS gearman_done (batch INTEGER NOT NULL, ids BLOB NOT NULL)",
     "CREATE INDEX IF NOT EXISTS gearman_done_batch ON gearman_done (batch)",
 )
+log = logging.getLogger("geartool.server")
 INDEX_BITS = 24
 INDEX_MASK = (1 << INDEX_BITS) - 1
 # index, priority, when, then the lengths of function, unique, reducer, data
@@ -81,6 +83,7 @@ class SQLiteStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(self.path), check_same_thread=False,
                                        isolation_level=None)
+            self._return_free_pages()
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             # Checkpoint (copy the WAL into the database, with its own fsyncs) every ~16 MB
@@ -170,6 +173,35 @@ class SQLiteStore:
                     pass
                 raise StoreError(f"queue write failed: {exc}") from exc
             self._size.update(sizes)
+            if dead:
+                try:
+                    self._vacuum_some()
+                except sqlite3.Error as exc:  # only space is lost: the commit stands
+                    log.warning("queue file %s: could not return free space: %s", self.path, exc)
+
+    def _return_free_pages(self) -> None:
+        """Open the file so that pages freed by ended jobs can go back to the filesystem.
+
+        Without it a queue that once held a large backlog keeps that much disk for good. A new
+        file gets auto_vacuum=INCREMENTAL before its first table; an older empty one is
+        converted by a VACUUM (instant when empty); one still holding jobs is left as it is.
+        """
+        db = self._db
+        if db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+            return
+        db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        tables = db.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").fetchone()
+        if tables[0] and db.execute("SELECT EXISTS(SELECT 1 FROM gearman_batches)").fetchone()[0]:
+            return
+        if tables[0]:
+            db.execute("VACUUM")
+
+    def _vacuum_some(self) -> None:
+        """After a commit: give back up to 32 MB of freed pages once more than 4 MB are free."""
+        free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
+        if free > 1024:
+            # executescript steps the pragma to the end; execute() would free one page.
+            self._db.executescript("PRAGMA incremental_vacuum(8192);")
 
     def _rewrite(self, batch: int) -> int:
         """Inside the commit: rewrite a mostly-ended batch row with its live jobs only and drop
