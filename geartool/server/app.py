@@ -48,6 +48,9 @@ class Server:
         self._drain_deadline = 0.0
         self._shutdown_task: asyncio.Task[None] | None = None  # held so it is not collected
         self.addresses: list[tuple[str, int]] = []
+        # Replies a peer may leave unread before it is cut off: room for two of the largest
+        # packets plus slack, so only a peer that has really stopped reading is affected.
+        self.write_limit = 2 * config.max_packet_size + 16 * 1024 * 1024
 
     # ---- start -------------------------------------------------------------------------
 

@@ -118,8 +118,8 @@ def flush(conns: list[Conn]) -> None:
         if not out or conn.closed:
             continue
         proto: GearmanProtocol = conn.extra
-        if proto is None or proto.transport is None:
-            out.clear()
+        if proto is None or proto.transport is None or proto.closing:
+            out.clear()  # gone, or being closed: nothing more goes to it
             continue
         data = None
         if not conn.held:
@@ -140,7 +140,16 @@ def flush(conns: list[Conn]) -> None:
             del out[:n]
             data = b"".join(ready)
         if data:
-            proto.transport.write(data)
+            tr = proto.transport
+            tr.write(data)
+            if tr.get_write_buffer_size() > proto.server.write_limit:
+                # A peer that stopped reading while others keep producing for it (a worker
+                # streaming WORK_DATA to a stuck client) would otherwise grow the server
+                # without bound; it is cut off, like a client that disconnects.
+                log.warning("closing %s:%s: %d bytes of replies unread", conn.ip, conn.port,
+                            tr.get_write_buffer_size())
+                proto.closing = True
+                tr.abort()
 
 
 def set_keepalive(sock: socket.socket, idle: int, interval: int, count: int) -> None:
