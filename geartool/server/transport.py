@@ -141,15 +141,19 @@ def flush(conns: list[Conn]) -> None:
             data = b"".join(ready)
         if data:
             tr = proto.transport
-            tr.write(data)
-            if tr.get_write_buffer_size() > proto.server.write_limit:
+            unread = tr.get_write_buffer_size()
+            if unread > proto.server.write_limit:
                 # A peer that stopped reading while others keep producing for it (a worker
                 # streaming WORK_DATA to a stuck client) would otherwise grow the server
-                # without bound; it is cut off, like a client that disconnects.
+                # without bound; it is cut off, like a client that disconnects. Checked before
+                # writing, so one reply larger than the limit (`show jobs` on a huge queue)
+                # still goes out whole to a peer that reads it.
                 log.warning("closing %s:%s: %d bytes of replies unread", conn.ip, conn.port,
-                            tr.get_write_buffer_size())
+                            unread)
                 proto.closing = True
                 tr.abort()
+                continue
+            tr.write(data)
 
 
 def set_keepalive(sock: socket.socket, idle: int, interval: int, count: int) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 
+from geartool.protocol import Decoder, Frame
 from geartool.protocol import PacketType as P
 from geartool.protocol.frames import pack_bytes
+from geartool.server.app import Server
+from geartool.server.config import ServerConfig
 from tests.conftest import free_port, start_geartool, stop
 from tests.wire import Peer
 
@@ -50,3 +54,41 @@ def test_a_stuck_client_is_cut_off_not_buffered_without_bound() -> None:
     assert proc.stderr is not None
     log = proc.stderr.read()
     assert b"replies unread" in log and b"Traceback" not in log
+
+
+def test_one_reply_larger_than_the_limit_still_goes_out_whole() -> None:
+    """The limit is checked before each write: a single large reply (here `show jobs`, 7 MB
+    against a 1 MB limit) reaches a peer that reads it, and the peer is not cut off."""
+    async def main() -> None:
+        server = Server(ServerConfig(listen=["127.0.0.1"], port=0, queue="memory"))
+        await server.start()
+        port = server.addresses[0][1]
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            submit = b"".join(pack_bytes(b"\0REQ", P.SUBMIT_JOB_BG, [b"f", b"%d" % i, b"x"])
+                              for i in range(400_000))
+            writer.write(submit + pack_bytes(b"\0REQ", P.ECHO_REQ, [b"end"]))
+            decoder, echoed = Decoder(), False
+            while not echoed:  # every job exists once the echo behind them comes back
+                data = await asyncio.wait_for(reader.read(1 << 16), 30)
+                assert data
+                echoed = any(isinstance(e, Frame) and e.type is P.ECHO_RES
+                             for e in decoder.receive(data))
+            server.write_limit = 1 << 20
+            # A small receive buffer: the reply waits in the server's own buffer, not the kernel.
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", port))
+            sock.setblocking(False)
+            admin_r, admin_w = await asyncio.open_connection(sock=sock, limit=16 << 20)
+            admin_w.write(b"show jobs\n")
+            reply = await asyncio.wait_for(admin_r.readuntil(b"\n.\n"), 30)
+            assert reply.count(b"\n") == 400_000 + 1 and len(reply) > server.write_limit
+            admin_w.write(b"version\n")  # still connected
+            assert (await asyncio.wait_for(admin_r.readline(), 5)).startswith(b"OK")
+            writer.close()
+            admin_w.close()
+        finally:
+            await server.shutdown(graceful=False)
+
+    asyncio.run(main())
