@@ -205,7 +205,12 @@ def open_capture(path: str, stdin: BinaryIO | None = None) -> CaptureReader:
         if stdin is None:
             import sys
             stdin = sys.stdin.buffer
-        return CaptureReader(stdin, streaming=True)
+        if not _is_regular(stdin):  # a pipe (tcpdump -w -): decode as it arrives
+            return CaptureReader(stdin, streaming=True)
+        try:  # a file redirected to stdin: read it whole, like a named one
+            return CaptureReader(_Whole(stdin.read()))
+        except OSError as exc:
+            raise CaptureError(f"cannot read standard input: {exc.strerror or exc}") from exc
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed below, or owned by the reader
         if not _is_regular(handle):

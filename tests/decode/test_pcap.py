@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -134,3 +136,17 @@ def test_non_tcp_and_short_frames_are_ignored() -> None:
     assert tcp_segment(1, memoryview(bytes(udp)), {4730}) is None
     assert tcp_segment(1, memoryview(frames()[0]), {4731}) is None
     assert format_addr(bytes(15) + b"\1", 4730) == "[::1]:4730"
+
+
+def test_stdin_a_file_is_read_whole_a_pipe_as_it_comes(tmp_path: Path) -> None:
+    """`geartool decode - < f.pcap` can take the fast path; `tcpdump -w - | ...` streams."""
+    name = PCAPS / "gearman-tool.pcap"
+    with name.open("rb") as redirected:
+        reader = open_capture("-", stdin=redirected)
+        assert reader.whole() == name.read_bytes()
+    r, w = os.pipe()
+    os.write(w, name.read_bytes()[:4096])
+    os.close(w)
+    with os.fdopen(r, "rb") as pipe:
+        reader = open_capture("-", stdin=pipe)
+        assert reader.whole() is None and next(iter(reader))
