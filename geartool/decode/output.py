@@ -107,11 +107,16 @@ class Renderer:
         return (f',"stream":{stream},"src":"{src}","dst":"{dst}",'
                 f'"to_server":{"true" if to_server else "false"}')
 
+    def _first_time(self, rec: Record) -> float:
+        """Times are shown relative to the first stream's first frame (once known, kept)."""
+        self.start = self.streams[0].first_time if self.streams else rec.time
+        return self.start
+
     def text(self, rec: Record) -> str:
         """One line (after a header line for a stream not shown before) ending in a newline."""
         start = self.start
         if start is None:
-            start = self.start = self.streams[0].first_time if self.streams else rec.time
+            start = self._first_time(rec)
         frame_no, ts, stream, to_server, item = rec
         where = self._where.get(stream * 2 + to_server)
         head = ""
@@ -170,7 +175,7 @@ class Renderer:
         """One JSON object per record, on one line, Wireshark's gearman.* names for fields."""
         start = self.start
         if start is None:
-            start = self.start = self.streams[0].first_time if self.streams else rec.time
+            start = self._first_time(rec)
         frame_no, ts, stream, to_server, item = rec
         where = self._jwhere.get(stream * 2 + to_server)
         if where is None:

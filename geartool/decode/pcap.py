@@ -200,25 +200,29 @@ def _if_tsresol(buf: bytes, pos: int, end: int, order: str) -> float:
 
 
 def open_capture(path: str, stdin: BinaryIO | None = None) -> CaptureReader:
-    """A reader for a file path, or for ``stdin`` when the path is ``-``."""
-    if path == "-":
-        if stdin is None:
-            import sys
-            stdin = sys.stdin.buffer
-        if not _is_regular(stdin):  # a pipe (tcpdump -w -): decode as it arrives
-            return CaptureReader(stdin, streaming=True)
-        try:  # a file redirected to stdin: read it whole, like a named one
-            return CaptureReader(_Whole(stdin.read()))
-        except OSError as exc:
-            raise CaptureError(f"cannot read standard input: {exc.strerror or exc}") from exc
+    """A reader for a file path, or for ``stdin`` when the path is ``-``.
+
+    A regular file (named, or redirected to stdin) is read whole, which lets ``geartool
+    decode`` take its compiled fast path; a pipe or device (``tcpdump -w - | ...``) is decoded
+    as it arrives.
+    """
+    named = path != "-"
+    what = path if named else "standard input"
     try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed below, or owned by the reader
+        if named:
+            handle: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed below, or kept
+        else:
+            import sys
+            handle = stdin or sys.stdin.buffer
         if not _is_regular(handle):
-            return CaptureReader(handle, streaming=True)  # a FIFO or device: read as it comes
-        with handle:
+            return CaptureReader(handle, streaming=True)
+        try:
             data = handle.read()
+        finally:
+            if named:
+                handle.close()
     except OSError as exc:
-        raise CaptureError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise CaptureError(f"cannot read {what}: {exc.strerror or exc}") from exc
     return CaptureReader(_Whole(data))
 
 

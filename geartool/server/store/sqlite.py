@@ -110,8 +110,6 @@ class SQLiteStore:
         batch = self._batch
         job_id = (batch << INDEX_BITS) | self._index
         self._index += 1
-        self._live[batch] = self._live.get(batch, 0) + 1
-        self._size[batch] = self._size.get(batch, 0) + 1
         # A plain tuple with StoredJob's field order: this runs once per durable submit, and a
         # NamedTuple's constructor costs three times as much.
         self._adds.append((job_id, function, unique, priority, data, when, reducer))  # type: ignore[arg-type]
@@ -139,6 +137,9 @@ class SQLiteStore:
         for job_id in batch.removes:
             ended.setdefault(job_id >> INDEX_BITS, []).append(job_id & INDEX_MASK)
         with self._lock:
+            # Counted here, in the commit thread, rather than per submit in the event loop.
+            for b, jobs in groups.items():
+                self._live[b] = self._size[b] = len(jobs)
             dead, shrink = [], []
             for b, ids in ended.items():
                 left = self._live.get(b, 0) - len(ids)
