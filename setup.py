@@ -1,10 +1,49 @@
-"""The decoder's optional compiled fast path; everything else is in pyproject.toml.
+"""The optional compiled parts; everything else is in pyproject.toml.
 
-``optional=True``: without a C compiler the install still succeeds and ``geartool decode``
-runs its pure-Python decoder (same output, slower).
+- The decoder's fast path, a C extension (``geartool/decode/_fast*.c``).
+- The server's hot path and the protocol codec, compiled from their Python sources with mypyc
+  (the list is ``geartool/_compiled.py``).
+
+Both are optional: without a C compiler, or with ``GEARTOOL_PURE_PYTHON=1`` set at install
+time, the install still succeeds and geartool runs the same code as plain Python, slower.
 """
 
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
 from setuptools import Extension, setup
+
+
+def _compiled_list() -> object:
+    # By path: importing the geartool package here would run its __init__.
+    spec = importlib.util.spec_from_file_location("_geartool_compiled", "geartool/_compiled.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def mypyc_extensions() -> list[Extension]:
+    if os.environ.get("GEARTOOL_PURE_PYTHON"):
+        return []
+    listing = _compiled_list()
+    paths = [m.replace(".", "/") + ".py" for m in listing.MODULES]  # type: ignore[attr-defined]
+    try:
+        from mypyc.build import mypycify
+
+        extensions = mypycify(paths, group_name=listing.GROUP,  # type: ignore[attr-defined]
+                              opt_level="3")
+    except Exception as exc:  # no mypy, or it rejects the code: the sources still run
+        print(f"geartool: not compiling the server's hot path ({exc}); it runs as Python",
+              file=sys.stderr)
+        return []
+    for ext in extensions:
+        ext.optional = True  # a failed compile leaves some absent: the sources are used
+    return extensions
+
 
 setup(ext_modules=[Extension(
     "geartool.decode._fastdecode",
@@ -14,4 +53,4 @@ setup(ext_modules=[Extension(
     extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra"],
     libraries=["m"],
     optional=True,
-)])
+), *mypyc_extensions()])

@@ -11,6 +11,8 @@ import signal
 import socket
 import time
 
+import geartool
+
 from .admin import VERSION
 from .config import ServerConfig
 from .core import Core
@@ -19,6 +21,10 @@ from .store import Store, StoreError, open_store
 from .store.base import Batch
 from .transport import GearmanProtocol, flush, set_keepalive
 
+# Which code runs (geartool/_compiled.py): said at start-up, since it makes a 1.3x difference.
+_CODE = {"compiled": "compiled", "off": "pure Python: GEARTOOL_PURE_PYTHON is set",
+         "absent": "pure Python: not compiled at install",
+         "stale": "pure Python: sources newer than the compiled build; pip install rebuilds it"}
 log = logging.getLogger("geartool.server")
 
 
@@ -86,8 +92,8 @@ class Server:
             for sock in srv.sockets:
                 addr = sock.getsockname()
                 self.addresses.append((str(addr[0]), int(addr[1])))
-        log.warning("%s listening on %s", VERSION,
-                    ", ".join(f"{h}:{p}" for h, p in self.addresses))
+        log.warning("%s listening on %s (%s)", VERSION,
+                    ", ".join(f"{h}:{p}" for h, p in self.addresses), _CODE[geartool.COMPILED])
 
     def tune_socket(self, sock: socket.socket) -> None:
         try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import heapq
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from geartool.protocol import Frame, PacketType
 from geartool.protocol.errors import ErrorCode, RemoteProtocolError
@@ -58,12 +57,21 @@ class WorkerSide:
         self._timers = [e for e in self._timers if e[2].timer_token == e[1]]
         heapq.heapify(self._timers)
 
-    if TYPE_CHECKING:  # defined by Core
-        def send(self, conn: Conn, data: bytes) -> None: ...
-        def error(self, conn: Conn, code: str, text: bytes | str) -> None: ...
-        def function(self, name: bytes) -> Function: ...
-        def _finish(self, job: Job) -> None: ...
-        def _fail_listeners(self, job: Job) -> None: ...
+    # Defined by Core; declared here so this module type-checks (and compiles) on its own.
+    def send(self, conn: Conn, data: bytes) -> None:
+        raise NotImplementedError
+
+    def error(self, conn: Conn, code: str, text: bytes | str) -> None:
+        raise NotImplementedError
+
+    def function(self, name: bytes) -> Function:
+        raise NotImplementedError
+
+    def _finish(self, job: Job) -> None:
+        raise NotImplementedError
+
+    def _fail_listeners(self, job: Job) -> None:
+        raise NotImplementedError
 
     # ---- workers: abilities, sleep, grab ---------------------------------------------
 
