@@ -36,7 +36,7 @@ def mypyc_extensions() -> list[Extension]:
 
         extensions = mypycify(paths, group_name=listing.GROUP,  # type: ignore[attr-defined]
                               opt_level="3")
-    except Exception as exc:  # no mypy, or it rejects the code: the sources still run
+    except (Exception, SystemExit) as exc:  # no mypy, or it rejects the code (it exits)
         print(f"geartool: not compiling the server's hot path ({exc}); it runs as Python",
               file=sys.stderr)
         return []

@@ -15,6 +15,9 @@ from .spec import HEADER_SIZE, MAGIC_REQ, MAGIC_RES, Magic
 
 _MAGICS: Final = {MAGIC_REQ: Magic.REQ, MAGIC_RES: Magic.RES}
 _NTYPES: Final = len(TYPES)
+_TYPES: Final = TYPES
+_unpack_header: Final = unpack_header_from
+_FRAME: Final = Frame
 _new_frame: Final = tuple.__new__  # skips NamedTuple's Python-level __new__ on the hot path
 DEFAULT_MAX_PAYLOAD: Final = 64 * 1024 * 1024
 # gearmand parses text lines in an 8 KiB buffer; a longer line closes the connection there too.
@@ -154,7 +157,7 @@ class Decoder:
                     continue
                 if size - pos < HEADER_SIZE:
                     break
-                magic, ptype, length = unpack_header_from(buf, pos)
+                magic, ptype, length = _unpack_header(buf, pos)
                 mg = _MAGICS.get(magic)
                 if mg is None:
                     raise RemoteProtocolError(f"bad magic {bytes(magic)!r}", code=None)
@@ -167,7 +170,7 @@ class Decoder:
                 end = pos + HEADER_SIZE + length
                 if end > size:
                     break
-                append(_new_frame(Frame, (mg, TYPES[ptype],
+                append(_new_frame(_FRAME, (mg, _TYPES[ptype],
                                           split_args(ptype, bytes(buf[pos + HEADER_SIZE:end])))))
                 pos = end
         except RemoteProtocolError as exc:

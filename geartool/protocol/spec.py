@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Final
 
-MAGIC_REQ = b"\0REQ"
-MAGIC_RES = b"\0RES"
-HEADER_SIZE = 12
+# Final: the compiled modules (geartool/_compiled.py) then use the values, not a global lookup.
+MAGIC_REQ: Final = b"\0REQ"
+MAGIC_RES: Final = b"\0RES"
+HEADER_SIZE: Final = 12
 DEFAULT_PORT = 4730
 
 

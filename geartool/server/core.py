@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Callable
+from typing import Final
 
 from geartool.protocol import Frame, Magic, PacketType
 from geartool.protocol.errors import ErrorCode
@@ -26,6 +27,20 @@ from .workers import WorkerSide
 
 P = PacketType
 _PRIO = {int(k): int(v) for k, v in SUBMIT_PRIORITY.items()}
+# Hot-path names bound as Final module constants: compiled (mypyc), a Final is a C static, where
+# any other global is a dict lookup, and an enum member (EnumType has a Python __getattr__)
+# costs ~100 ns per use.
+_REQ: Final = Magic.REQ
+_LOW_BG: Final = P.SUBMIT_JOB_LOW_BG
+_EPOCH: Final = P.SUBMIT_JOB_EPOCH
+_BACKGROUND: Final = BACKGROUND_SUBMITS
+_PRIORITY: Final = _PRIO
+_SUBMITS: Final = frozenset(SUBMIT_PRIORITY)
+_pack_header: Final = pack_header
+_RES: Final = MAGIC_RES
+_WORK_RESULTS: Final = frozenset({P.WORK_DATA, P.WORK_WARNING, P.WORK_STATUS, P.WORK_COMPLETE,
+                                  P.WORK_FAIL, P.WORK_EXCEPTION})
+_GRABS: Final = frozenset({P.GRAB_JOB, P.GRAB_JOB_UNIQ, P.GRAB_JOB_ALL})
 
 
 class Core(WorkerSide):
@@ -99,10 +114,20 @@ class Core(WorkerSide):
 
     def handle(self, conn: Conn, frame: Frame) -> None:
         """Apply one binary request. Raises RemoteProtocolError when the peer must be cut off."""
-        if frame.magic is not Magic.REQ:
+        if frame.magic is not _REQ:
             self.error(conn, ErrorCode.INVALID_MAGIC, "Request magic expected")
             return
-        handler = self._dispatch.get(frame.type)
+        ptype = frame.type
+        if ptype in _SUBMITS:  # the hot requests as direct calls, the rest through the table
+            self._submit(conn, frame)
+            return
+        if ptype in _WORK_RESULTS:
+            self._work(conn, frame)
+            return
+        if ptype in _GRABS:
+            self._grab(conn, frame)
+            return
+        handler = self._dispatch.get(ptype)
         if handler is None:
             self.error(conn, ErrorCode.INVALID_COMMAND, "Command not expected")
             return
@@ -138,15 +163,15 @@ class Core(WorkerSide):
         data = args[-1]
         when = 0
         reducer = b""
-        if ptype > P.SUBMIT_JOB_LOW_BG:  # the epoch and reduce variants carry extra fields
-            if ptype is P.SUBMIT_JOB_EPOCH:
+        if ptype > _LOW_BG:  # the epoch and reduce variants carry extra fields
+            if ptype is _EPOCH:
                 when = parse_strtoll(args[2])
             else:
                 reducer = args[2]
         if len(unique) > MAX_UNIQUE:
             self.error(conn, ErrorCode.ARGUMENT_TOO_LARGE, "Unique value too large")
             return
-        background = ptype in BACKGROUND_SUBMITS
+        background = ptype in _BACKGROUND
         fn = self.functions.get(name)
         if fn is None:
             fn = self.function(name)
@@ -157,7 +182,7 @@ class Core(WorkerSide):
                     self._listen(conn, existing)
                 self._reply_created(conn, existing)
                 return
-        prio = _PRIO[ptype]
+        prio = _PRIORITY[ptype]
         limit = fn.max_queue[prio]
         if limit and fn.total >= limit:
             self.error(conn, ErrorCode.QUEUE_ERROR, "Job queue is full")
@@ -173,7 +198,7 @@ class Core(WorkerSide):
             return
         self._enqueue(job)
         handle = job.handle
-        conn.out.append(pack_header(MAGIC_RES, 8, len(handle)) + handle)
+        conn.out.append(_pack_header(_RES, 8, len(handle)) + handle)
         self.dirty.append(conn)
 
     def new_job(self, fn: Function, unique: bytes, data: bytes, prio: int, background: bool,
@@ -233,7 +258,7 @@ class Core(WorkerSide):
             owed, job.pending = job.pending or [], None
             if error is None:
                 handle = job.handle
-                reply = pack_header(MAGIC_RES, 8, len(handle)) + handle
+                reply = _pack_header(_RES, 8, len(handle)) + handle
                 if job.ignore:  # cancelled while its write was in flight: never queue it
                     job.function.waiting[job.priority] -= 1
                     self._finish(job)

@@ -10,7 +10,7 @@ import asyncio
 import ipaddress
 import logging
 import socket
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from geartool.protocol import Decoder, Frame, RemoteProtocolError
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .app import Server
 
 log = logging.getLogger("geartool.server")
+_FRAME: Final = Frame  # compiled, a Final global is a C static, not a dict lookup
 
 
 def _is_loopback(ip: str) -> bool:
@@ -63,11 +64,10 @@ class GearmanProtocol(asyncio.Protocol):
         core = self.core
         decoder = self.decoder
         decoder.feed(data)
-        handle = core.handle
         try:
             for event in decoder.events():
-                if type(event) is Frame:
-                    handle(conn, event)
+                if type(event) is _FRAME:
+                    core.handle(conn, event)
                 else:
                     handle_admin(core, conn, event.line)  # type: ignore[union-attr]
             if decoder.error is not None:  # good requests before the bad one were served

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from geartool.protocol import PacketType as P
 from geartool.protocol.errors import RemoteProtocolError
 from geartool.protocol.frames import pack_bytes
@@ -13,8 +15,8 @@ def res(ptype: int, *args: bytes) -> bytes:
     return pack_bytes(MAGIC_RES, ptype, args)
 
 
-NOOP = res(P.NOOP)
-NO_JOB = res(P.NO_JOB)
+NOOP: Final = res(P.NOOP)
+NO_JOB: Final = res(P.NO_JOB)
 
 
 def leading_int(value: bytes) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import heapq
 import logging
 from collections.abc import Callable
+from typing import Final
 
 from geartool.protocol import Frame, PacketType
 from geartool.protocol.errors import ErrorCode, RemoteProtocolError
@@ -20,6 +21,19 @@ from .wire import res as _res
 
 log = logging.getLogger("geartool.server")
 P = PacketType
+# Final module constants for the hot paths: see the note in core.py.
+_GRAB_JOB: Final = P.GRAB_JOB
+_GRAB_JOB_ALL: Final = P.GRAB_JOB_ALL
+_JOB_ASSIGN: Final = int(P.JOB_ASSIGN)
+_JOB_ASSIGN_UNIQ: Final = int(P.JOB_ASSIGN_UNIQ)
+_JOB_ASSIGN_ALL: Final = int(P.JOB_ASSIGN_ALL)
+_WORK_STATUS: Final = P.WORK_STATUS
+_WORK_COMPLETE: Final = P.WORK_COMPLETE
+_WORK_FAIL: Final = P.WORK_FAIL
+_WORK_EXCEPTION: Final = P.WORK_EXCEPTION
+_WORK_FAIL_TYPE: Final = int(P.WORK_FAIL)
+_NOOP: Final = NOOP
+_NO_JOB: Final = NO_JOB
 _NOT_FOUND_TEXT = {
     P.WORK_DATA: b"Job does not exist on server",
     P.WORK_WARNING: b"Job does not exist on server",
@@ -125,7 +139,7 @@ class WorkerSide:
 
     def _pre_sleep(self, conn: Conn, frame: Frame) -> None:
         if self._runnable(conn):
-            self.send(conn, NOOP)
+            self.send(conn, _NOOP)
             return
         if not conn.sleeping:
             conn.sleeping = True
@@ -144,14 +158,14 @@ class WorkerSide:
             del sleepers[conn]
             if conn.sleeping and not conn.noop_sent and not conn.closed:
                 conn.noop_sent = True
-                self.send(conn, NOOP)
+                self.send(conn, _NOOP)
                 sent += 1
 
     def _grab(self, conn: Conn, frame: Frame) -> None:
         conn.sleeping = False
         conn.noop_sent = False
         if self.draining:
-            self.send(conn, NO_JOB)
+            self.send(conn, _NO_JOB)
             return
         regs = conn.registrations
         for prio in (0, 1, 2):
@@ -169,7 +183,7 @@ class WorkerSide:
                         regs.append(regs.pop(i))  # round robin across this worker's functions
                     self._assign(conn, reg, job, frame.type)
                     return
-        self.send(conn, NO_JOB)
+        self.send(conn, _NO_JOB)
 
     def _assign(self, conn: Conn, reg: Registration, job: Job, grab: PacketType) -> None:
         fn = job.function
@@ -185,13 +199,13 @@ class WorkerSide:
             self._armed += 1
             if len(self._timers) > 2 * self._armed + 1024:
                 self._compact_timers()
-        if grab is P.GRAB_JOB:
-            self.send(conn, _res(P.JOB_ASSIGN, job.handle, fn.name, job.data))
-        elif grab is P.GRAB_JOB_ALL and job.reducer:
-            self.send(conn, _res(P.JOB_ASSIGN_ALL, job.handle, fn.name, job.unique, job.reducer,
+        if grab is _GRAB_JOB:
+            self.send(conn, _res(_JOB_ASSIGN, job.handle, fn.name, job.data))
+        elif grab is _GRAB_JOB_ALL and job.reducer:
+            self.send(conn, _res(_JOB_ASSIGN_ALL, job.handle, fn.name, job.unique, job.reducer,
                                  job.data))
         else:
-            self.send(conn, _res(P.JOB_ASSIGN_UNIQ, job.handle, fn.name, job.unique, job.data))
+            self.send(conn, _res(_JOB_ASSIGN_UNIQ, job.handle, fn.name, job.unique, job.data))
 
     # ---- worker results ------------------------------------------------------------------
 
@@ -207,10 +221,10 @@ class WorkerSide:
             self.error(conn, ErrorCode.JOB_NOT_FOUND, text)
             return
         fn = job.function
-        if ptype is P.WORK_EXCEPTION:
+        if ptype is _WORK_EXCEPTION:
             fn.exceptions += 1
-            exc = _res(P.WORK_EXCEPTION, *args)
-            fail = _res(P.WORK_FAIL, job.handle)
+            exc = _res(ptype, *args)
+            fail = _res(_WORK_FAIL_TYPE, job.handle)
             for c in job.listeners:
                 self.send(c, exc if c.exceptions else fail)
             self._finish(job)
@@ -219,13 +233,13 @@ class WorkerSide:
             data = _res(ptype, *args)
             for c in job.listeners:
                 self.send(c, data)
-        if ptype is P.WORK_STATUS:
+        if ptype is _WORK_STATUS:
             job.numerator = args[1]
             job.denominator = args[2]
-        elif ptype is P.WORK_COMPLETE:
+        elif ptype is _WORK_COMPLETE:
             fn.completed += 1
             self._finish(job)
-        elif ptype is P.WORK_FAIL:
+        elif ptype is _WORK_FAIL:
             fn.failed += 1
             self._finish(job)
 
