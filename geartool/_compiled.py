@@ -30,6 +30,8 @@ MODULES = (
     "geartool.server.workers",
     "geartool.server.core",
     "geartool.server.transport",
+    "geartool.server.store.base",
+    "geartool.server.store.sqlite",
 )
 GROUP = "geartool._speedups"  # its shared library is the module geartool._speedups__mypyc
 

@@ -19,7 +19,7 @@ from .core import Core
 from .model import Job
 from .store import Store, StoreError, open_store
 from .store.base import Batch
-from .transport import GearmanProtocol, flush, set_keepalive
+from .transport import GearmanProtocol, Pump, set_keepalive
 
 # Which code runs (geartool/_compiled.py): said at start-up, since it makes a 1.3x difference.
 _CODE = {"compiled": "compiled", "off": "pure Python: GEARTOOL_PURE_PYTHON is set",
@@ -50,7 +50,7 @@ class Server:
         self._executor = concurrent.futures.ThreadPoolExecutor(1, "geartool-store")
         self._stopped: asyncio.Event | None = None
         self._stopping = False
-        self._flush_scheduled = False
+        self.pump = Pump(self.core, self._slow_paths)
         self._drain_deadline = 0.0
         self._shutdown_task: asyncio.Task[None] | None = None  # held so it is not collected
         self.addresses: list[tuple[str, int]] = []
@@ -107,13 +107,11 @@ class Server:
     # ---- the end of every batch of events ----------------------------------------------
 
     def after_batch(self) -> None:
+        self.pump.after_batch()
+
+    def _slow_paths(self) -> None:
+        """The pump's call when a commit, a timer or a shutdown may be due."""
         core = self.core
-        if core.dirty and not self._flush_scheduled:
-            # Write once per event-loop pass, not once per readable socket: replies produced
-            # for one peer by several others' packets leave in one send() (the profile showed
-            # two thirds of the time in write syscalls when flushing per packet batch).
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
         # After a failed commit, leftover deletes wait for the retry timer, but new submits are
         # tried at once: with the disk still full they are refused promptly, not held a second.
         if (not self._committing and self.store.pending()
@@ -125,13 +123,6 @@ class Server:
         if core.shutdown_requested and not self._stopping:
             self._shutdown_task = asyncio.get_running_loop().create_task(
                 self.shutdown(graceful=core.shutdown_requested == "graceful"))
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        core = self.core
-        if core.dirty:
-            dirty, core.dirty = core.dirty, []
-            flush(dirty)
 
     def _arm_timer(self, deadline: float) -> None:
         loop = asyncio.get_running_loop()
@@ -218,7 +209,7 @@ class Server:
                 core.committed(jobs, None)
             except StoreError as exc:
                 log.error("%s", exc)
-        self._flush()
+        self.pump.flush()
         for conn in list(core.conns.values()):
             proto = conn.extra
             if proto is not None:
