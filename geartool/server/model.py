@@ -95,15 +95,16 @@ class Function:
 class Job:
     """One job, from submit until it completes, fails, is dropped or is cancelled."""
 
-    __slots__ = ("handle", "function", "unique", "data", "priority", "background", "when",
+    __slots__ = ("handle", "seq", "function", "unique", "data", "priority", "background", "when",
                  "reducer", "listeners", "worker", "retries", "numerator", "denominator",
                  "ignore", "store_id", "created", "assigned_at", "timer_token", "pending",
                  "queued", "reply")
 
-    def __init__(self, handle: bytes, function: Function, unique: bytes, data: bytes,
+    def __init__(self, handle: bytes, seq: int, function: Function, unique: bytes, data: bytes,
                  priority: int, background: bool, when: int, reducer: bytes,
                  created: float) -> None:
         self.handle = handle
+        self.seq = seq  # the number in the handle: the key of Core.jobs
         self.function = function
         self.unique = unique
         self.data = data

@@ -49,7 +49,7 @@ class WorkerSide:
     config: ServerConfig
     clock: Callable[[], float]
     draining: bool
-    jobs: dict[bytes, Job]
+    jobs: dict[int, Job]
     _seq: int
     _timers: list[tuple[float, int, Job]]
     _armed: int  # entries of _timers whose job still waits on them
@@ -82,6 +82,9 @@ class WorkerSide:
         raise NotImplementedError
 
     def _finish(self, job: Job) -> None:
+        raise NotImplementedError
+
+    def find(self, handle: bytes) -> Job | None:
         raise NotImplementedError
 
     def _fail_listeners(self, job: Job) -> None:
@@ -213,9 +216,9 @@ class WorkerSide:
         ptype = frame.type
         args = frame.args
         handle = args[0]
-        job = self.jobs.get(handle)
+        job = self.find(handle)
         if job is None and handle.endswith(b"\0"):
-            job = self.jobs.get(handle[:-1])
+            job = self.find(handle[:-1])
         if job is None or job.worker is None or job.worker.conn is not conn:
             text = _NOT_FOUND_TEXT.get(ptype, b"Job given in work result not found")
             self.error(conn, ErrorCode.JOB_NOT_FOUND, text)

@@ -6,7 +6,7 @@ from geartool.protocol import Decoder, Frame, Magic, PacketType, encode
 from geartool.server.admin import handle_admin
 from geartool.server.config import ServerConfig
 from geartool.server.core import Core
-from geartool.server.model import Conn, ready_bytes
+from geartool.server.model import Conn, Job, ready_bytes
 from geartool.server.store.base import NullStore, Store
 
 
@@ -81,6 +81,12 @@ class Harness:
         frames = self.received(client)
         assert frames[-1].type is PacketType.JOB_CREATED, frames
         return frames[-1].args[0]
+
+    def job(self, handle: bytes) -> Job:
+        """The live job with this handle (the test fails if there is none)."""
+        job = self.core.find(handle)
+        assert job is not None, handle
+        return job
 
     def grab(self, worker: Conn, ptype: PacketType = PacketType.GRAB_JOB_UNIQ) -> Frame:
         self.send(worker, ptype)

@@ -179,7 +179,7 @@ def test_worker_loss_requeues_to_tail_and_resets_status() -> None:
     h.send(w1, P.WORK_STATUS, handle, b"5", b"10")
     h.received(c)
     h.core.disconnect(w1)
-    job = h.core.jobs[handle]
+    job = h.job(handle)
     assert job.retries == 1 and job.numerator == b"0" and job.worker is None
     w2 = h.worker(b"f", sleep=False)
     assert [h.grab(w2).args[3] for _ in range(2)] == [b"b", b"a"]  # requeued at the tail
@@ -198,7 +198,7 @@ def test_cant_do_and_reset_requeue_running_jobs(how: str) -> None:
         h.send(w, P.CANT_DO, b"f")
     else:
         h.send(w, P.RESET_ABILITIES)
-    assert h.core.jobs[handle].worker is None and h.core.functions[b"f"].workers == []
+    assert h.job(handle).worker is None and h.core.functions[b"f"].workers == []
     h.send(w, P.WORK_COMPLETE, handle, b"late")
     assert h.received(w)[0].args[0] == b"JOB_NOT_FOUND"
 
@@ -225,7 +225,7 @@ def test_can_do_timeout_requeues_once_and_is_cancelled_by_completion() -> None:
     assert h.core.next_deadline() == h.clock.now + 1.0
     h.clock.now += 1.5
     h.core.tick()
-    job = h.core.jobs[h1]
+    job = h.job(h1)
     assert job.worker is None and job.retries == 1
     h.send(w, P.WORK_COMPLETE, h1, b"late")
     assert h.received(w)[0].args[0] == b"JOB_NOT_FOUND"
@@ -236,7 +236,7 @@ def test_can_do_timeout_requeues_once_and_is_cancelled_by_completion() -> None:
     h.grab(w)
     h.clock.now += 0.9
     h.core.tick()
-    assert h.core.jobs[h2].worker is not None
+    assert h.job(h2).worker is not None
 
 
 def test_work_exception_with_and_without_option() -> None:
@@ -275,7 +275,7 @@ def test_client_disconnect_abandons_foreground_not_background() -> None:
     bg = h.submit(c2, b"f", b"bg", b"u-bg", ptype=P.SUBMIT_JOB_BG)
     h.submit(c1, b"f", b"", b"u-bg")  # a foreground client coalesces onto the background job
     h.core.disconnect(c1)
-    assert h.core.jobs[fg].ignore and not h.core.jobs[bg].ignore
+    assert h.job(fg).ignore and not h.job(bg).ignore
     w = h.worker(b"f", sleep=False)
     assert h.grab(w).args[0] == bg  # the abandoned job is reaped, never run
     assert fg not in h.core.jobs
@@ -313,6 +313,21 @@ def test_status_queries() -> None:
     assert h.received(c)[0].args == (b"uq", b"1", b"1", b"3", b"7", b"2")  # real waiting count
     h.send(c, P.GET_STATUS, b"H:t:999")
     assert h.received(c)[0].args == (b"H:t:999", b"0", b"0", b"0", b"0")
+
+
+def test_only_the_exact_handle_finds_a_job() -> None:
+    # Jobs are kept by the number in their handle; other spellings of it must not match.
+    h = Harness()
+    handle = h.submit(h.conn(), b"f", b"x", b"u1", ptype=P.SUBMIT_JOB_BG)
+    prefix, number = handle.rsplit(b":", 1)
+    assert h.core.find(handle) is not None
+    for other in (prefix + b":0" + number, prefix + b":+" + number, prefix + b": " + number,
+                  prefix + b":" + number + b" ", b"X" + handle[1:], number, b"",
+                  prefix + b":" + b"9" * 5000, prefix + b":" + "\u0661".encode()):
+        assert h.core.find(other) is None, other
+        c = h.conn()
+        h.send(c, P.GET_STATUS, other)
+        assert h.received(c)[0].args == (other, b"0", b"0", b"0", b"0")
 
 
 def test_misc_requests_and_errors() -> None:

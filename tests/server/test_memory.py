@@ -173,7 +173,7 @@ def test_an_abandoned_job_keeps_its_place_but_not_its_payload() -> None:
     c = h.conn()
     handle = h.submit(c, b"nobody", b"x" * 100_000)
     h.core.disconnect(c)
-    job = h.core.jobs[handle]
+    job = h.job(handle)
     assert job.ignore and job.data == b""
     assert h.admin(h.conn(), b"status") == b"nobody\t1\t0\t0\n.\n"  # still counted, as gearmand
     w = h.worker(b"nobody", sleep=False)
