@@ -13,7 +13,8 @@ from .errors import ErrorCode, RemoteProtocolError
 from .frames import TYPES, Frame, split_args, unpack_header_from
 from .spec import HEADER_SIZE, MAGIC_REQ, MAGIC_RES, Magic
 
-_MAGICS: Final = {MAGIC_REQ: Magic.REQ, MAGIC_RES: Magic.RES}
+_M_REQ: Final = Magic.REQ
+_M_RES: Final = Magic.RES
 _NTYPES: Final = len(TYPES)
 _TYPES: Final = TYPES
 _unpack_header: Final = unpack_header_from
@@ -158,8 +159,12 @@ class Decoder:
                 if size - pos < HEADER_SIZE:
                     break
                 magic, ptype, length = _unpack_header(buf, pos)
-                mg = _MAGICS.get(magic)
-                if mg is None:
+                # Two compares, not a dict lookup: that would hash a new 4-byte object per packet.
+                if magic == MAGIC_REQ:
+                    mg = _M_REQ
+                elif magic == MAGIC_RES:
+                    mg = _M_RES
+                else:
                     raise RemoteProtocolError(f"bad magic {bytes(magic)!r}", code=None)
                 if not 0 < ptype < _NTYPES:
                     raise RemoteProtocolError(f"unknown packet type {ptype}", code=None)
