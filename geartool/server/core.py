@@ -41,6 +41,10 @@ _RES: Final = MAGIC_RES
 _WORK_RESULTS: Final = frozenset({P.WORK_DATA, P.WORK_WARNING, P.WORK_STATUS, P.WORK_COMPLETE,
                                   P.WORK_FAIL, P.WORK_EXCEPTION})
 _GRABS: Final = frozenset({P.GRAB_JOB, P.GRAB_JOB_UNIQ, P.GRAB_JOB_ALL})
+_JOB_CREATED: Final = int(P.JOB_CREATED)
+_STATUS_RES: Final = int(P.STATUS_RES)
+_WORK_FAIL: Final = int(P.WORK_FAIL)
+_ECHO_RES: Final = int(P.ECHO_RES)
 
 
 class Core(WorkerSide):
@@ -143,7 +147,7 @@ class Core(WorkerSide):
         return fn
 
     def _echo(self, conn: Conn, frame: Frame) -> None:
-        self.send(conn, _res(P.ECHO_RES, frame.args[0]))
+        self.send(conn, _res(_ECHO_RES, frame.args[0]))
 
     def _set_client_id(self, conn: Conn, frame: Frame) -> None:
         conn.client_id = frame.args[0][:MAX_CLIENT_ID] or b"-"
@@ -228,7 +232,7 @@ class Core(WorkerSide):
 
     def _listen(self, conn: Conn, job: Job) -> None:
         listeners = job.listeners
-        if listeners:
+        if isinstance(listeners, list):  # the narrowing makes the compiled append a direct one
             listeners.append(conn)
         else:
             job.listeners = [conn]
@@ -236,7 +240,7 @@ class Core(WorkerSide):
 
     def _reply_created(self, conn: Conn, job: Job) -> None:
         if job.pending is None:
-            self.send(conn, _res(P.JOB_CREATED, job.handle))
+            self.send(conn, _res(_JOB_CREATED, job.handle))
             return
         job.pending.append(conn)
         conn.out.append(job)
@@ -292,10 +296,10 @@ class Core(WorkerSide):
         handle = frame.args[0]
         job = self.find(handle)
         if job is None:
-            self.send(conn, _res(P.STATUS_RES, handle, b"0", b"0", b"0", b"0"))
+            self.send(conn, _res(_STATUS_RES, handle, b"0", b"0", b"0", b"0"))
         else:
             running = b"1" if job.worker is not None else b"0"
-            self.send(conn, _res(P.STATUS_RES, handle, b"1", running, job.numerator,
+            self.send(conn, _res(_STATUS_RES, handle, b"1", running, job.numerator,
                                  job.denominator))
 
     def _get_status_unique(self, conn: Conn, frame: Frame) -> None:
@@ -358,7 +362,7 @@ class Core(WorkerSide):
             del fn.uniques[job.unique]
 
     def _fail_listeners(self, job: Job) -> None:
-        fail = _res(P.WORK_FAIL, job.handle)
+        fail = _res(_WORK_FAIL, job.handle)
         for c in job.listeners:
             self.send(c, fail)
 
