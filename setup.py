@@ -40,6 +40,7 @@ def mypyc_extensions() -> list[Extension]:
         print(f"geartool: not compiling the server's hot path ({exc}); it runs as Python",
               file=sys.stderr)
         return []
+    listing.write_record()  # type: ignore[attr-defined]  # which sources these were built from
     for ext in extensions:
         ext.optional = True  # a failed compile leaves some absent: the sources are used
     return extensions

@@ -5,8 +5,10 @@ with a C compiler at hand (``setup.py``). The ``.py`` files stay the reference: 
 the compiled modules, every test passes on both, and the sources are used instead whenever
 
 - ``GEARTOOL_PURE_PYTHON`` is set (also turns off the decoder's fast path), or
-- any compiled module is missing or older than its source: a checkout edited or pulled since the
-  last ``pip install -e .`` must run what it says, not stale machine code.
+- any compiled module is missing, or any source differs from the one compiled (setup.py records
+  each source's CRC-32 in ``_compiled.crc``): a checkout edited or pulled since the last
+  ``pip install -e .`` must run what it says, not stale machine code. (Contents, not mtimes: a
+  wheel install may write a source after its compiled module.)
 
 mypyc links the modules into one shared library and calls across them directly, so they are
 used all together or not at all. This module is loaded by ``setup.py`` by path, so it imports
@@ -15,13 +17,15 @@ nothing from geartool.
 
 from __future__ import annotations
 
+import binascii
 import importlib.machinery
 import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-# Compiled as one mypyc group. Each must type-check under mypy --strict: mypyc trusts the types.
+# Compiled as one mypyc group. mypyc trusts their annotations (and checks them where compiled code
+# meets other code), so each must type-check; CI runs mypy on them.
 MODULES = (
     "geartool.protocol.frames",
     "geartool.protocol.codec",
@@ -43,27 +47,48 @@ def _source(module: str) -> str:
     return os.path.join(_ROOT, *module.split(".")[1:]) + ".py"
 
 
-def _mtime(path: str) -> float | None:
+def crc(path: str) -> int | None:
     try:
-        return os.stat(path).st_mtime
+        with open(path, "rb") as f:
+            return binascii.crc32(f.read())
     except OSError:
         return None
 
 
 def state() -> str:
-    """'compiled', 'off' (by request), 'absent' (never built) or 'stale' (sources newer)."""
+    """'compiled', 'off' (by request), 'absent' (never built) or 'stale' (sources changed)."""
     if os.environ.get("GEARTOOL_PURE_PYTHON"):
         return "off"
-    lib = _mtime(os.path.join(_ROOT, GROUP.split(".")[1] + "__mypyc" + _SUFFIX))
-    if lib is None:
+    if not os.path.exists(os.path.join(_ROOT, GROUP.split(".")[1] + "__mypyc" + _SUFFIX)):
         return "absent"
     for module in MODULES:
-        built, source = _mtime(_source(module)[:-3] + _SUFFIX), _mtime(_source(module))
-        if built is None:
+        if not os.path.exists(_source(module)[:-3] + _SUFFIX):
             return "absent"
-        if source is not None and source > built:
+    built = read_record()
+    if built is None:
+        return "absent"
+    for module in MODULES:
+        if built.get(module) != crc(_source(module)):
             return "stale"
     return "compiled"
+
+
+def record_path() -> str:
+    return os.path.join(_ROOT, "_compiled.crc")
+
+
+def write_record() -> None:
+    """setup.py, when it compiles: each source's CRC-32, as 'module crc' lines."""
+    with open(record_path(), "w") as f:
+        f.writelines(f"{m} {crc(_source(m))}\n" for m in MODULES)
+
+
+def read_record() -> dict[str, int] | None:
+    try:
+        with open(record_path()) as f:
+            return {m: int(c) for m, c in (line.split() for line in f if line.strip())}
+    except (OSError, ValueError):
+        return None
 
 
 class _SourceFinder:

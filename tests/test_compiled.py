@@ -38,46 +38,69 @@ def test_pure_python_switch_loads_the_sources() -> None:
     assert _which(env) == ["off", ".py", ".py"]
 
 
-def _fake_tree(root: Path, *, built: bool, newer_source: str | None = None) -> None:
-    """Sources and (optionally) compiled modules laid out as in an installed checkout."""
+def _fake_tree(root: Path, monkeypatch: pytest.MonkeyPatch, *, built: bool = True,
+               record: bool = True) -> None:
+    """Sources, compiled modules and the build record laid out as in an installed package."""
+    monkeypatch.setattr(_compiled, "_ROOT", str(root))
+    monkeypatch.delenv("GEARTOOL_PURE_PYTHON", raising=False)
     suffix = _compiled._SUFFIX
     (root / ("_speedups__mypyc" + suffix)).write_bytes(b"")
     for module in _compiled.MODULES:
         source = root.joinpath(*module.split(".")[1:]).with_suffix(".py")
         source.parent.mkdir(parents=True, exist_ok=True)
-        source.write_text("")
-        os.utime(source, (1_000, 1_000))
+        source.write_text(f"# {module}\n")
         if built:
-            lib = source.with_name(source.stem + suffix)
-            lib.write_bytes(b"")
-            os.utime(lib, (2_000, 2_000))
-        if module == newer_source:
-            os.utime(source, (3_000, 3_000))
+            source.with_name(source.stem + suffix).write_bytes(b"")
+    if record:
+        _compiled.write_record()
 
 
-@pytest.mark.parametrize(("built", "newer", "expected"), [
-    (True, None, "compiled"),
-    (False, None, "absent"),
-    (True, "geartool.server.wire", "stale"),
-    (True, "geartool.protocol.codec", "stale"),
-])
-def test_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, built: bool,
-               newer: str | None, expected: str) -> None:
-    _fake_tree(tmp_path, built=built, newer_source=newer)
-    monkeypatch.setattr(_compiled, "_ROOT", str(tmp_path))
-    monkeypatch.delenv("GEARTOOL_PURE_PYTHON", raising=False)
-    assert _compiled.state() == expected
+def test_state_compiled_and_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_tree(tmp_path, monkeypatch)
+    assert _compiled.state() == "compiled"
     monkeypatch.setenv("GEARTOOL_PURE_PYTHON", "1")
     assert _compiled.state() == "off"
+
+
+@pytest.mark.parametrize("module", ["geartool.server.wire", "geartool.protocol.codec"])
+def test_an_edited_source_is_stale_whatever_its_mtime(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      module: str) -> None:
+    _fake_tree(tmp_path, monkeypatch)
+    source = tmp_path.joinpath(*module.split(".")[1:]).with_suffix(".py")
+    source.write_text("# edited\n")
+    os.utime(source, (1_000, 1_000))  # older than everything: only the contents tell
+    assert _compiled.state() == "stale"
+
+
+def test_a_source_written_after_its_module_is_not_stale(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # As a wheel install may do: same contents, newer mtime.
+    _fake_tree(tmp_path, monkeypatch)
+    for source in tmp_path.rglob("*.py"):
+        os.utime(source, (4_000_000_000, 4_000_000_000))
+    assert _compiled.state() == "compiled"
 
 
 def test_one_missing_module_means_none_are_used(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     # mypyc links the group together: a half-built group must not be loaded at all.
-    _fake_tree(tmp_path, built=True)
+    _fake_tree(tmp_path, monkeypatch)
     (tmp_path / "server" / ("core" + _compiled._SUFFIX)).unlink()
-    monkeypatch.setattr(_compiled, "_ROOT", str(tmp_path))
-    monkeypatch.delenv("GEARTOOL_PURE_PYTHON", raising=False)
+    assert _compiled.state() == "absent"
+
+
+@pytest.mark.parametrize("record", ["missing", "garbled"])
+def test_no_usable_record_means_not_compiled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             record: str) -> None:
+    _fake_tree(tmp_path, monkeypatch, record=record == "garbled")
+    if record == "garbled":
+        Path(_compiled.record_path()).write_text("geartool.server.core not-a-number\n")
+    assert _compiled.state() == "absent"
+
+
+def test_never_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_tree(tmp_path, monkeypatch, built=False, record=False)
     assert _compiled.state() == "absent"
 
 
