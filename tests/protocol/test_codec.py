@@ -110,6 +110,34 @@ def test_large_stream_compacts_buffer() -> None:
     assert dec.buffered == 0
 
 
+def test_a_large_packet_in_many_reads_is_joined_once() -> None:
+    # Chunks wait in a list until the packet can be whole: joining on every read would copy
+    # the growing packet each time (quadratic in its size).
+    frame = Frame(Magic.REQ, PacketType.WORK_DATA, (b"H:x:1", b"z" * 2_000_000))
+    data = encode(frame)
+    dec = Decoder()
+    first = 4096
+    dec.feed(data[:first])
+    assert dec.events() == []
+    for i in range(first, len(data) - 4096, 4096):
+        dec.feed(data[i:i + 4096])
+        assert dec.events() == []
+        assert len(dec._buf) - dec._pos == first  # nothing joined yet
+        assert dec.buffered == i + len(data[i:i + 4096])
+    dec.feed(data[dec.buffered:])
+    assert dec.events() == [frame] and dec.buffered == 0
+
+
+def test_a_small_tail_of_a_big_chunk_is_kept_alone() -> None:
+    # An idle connection must not pin a whole 256 KB read for a few leftover bytes.
+    frame = Frame(Magic.REQ, PacketType.ECHO_REQ, (b"y" * 1000,))
+    whole = encode(frame) * 100
+    dec = Decoder()
+    dec.feed(whole + encode(frame)[:7])
+    assert dec.events() == [frame] * 100
+    assert len(dec._buf) == 7 and dec.buffered == 7
+
+
 # ---- properties -------------------------------------------------------------------------
 
 field = st.binary(max_size=40).filter(lambda b: b"\0" not in b)
