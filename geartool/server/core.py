@@ -21,8 +21,7 @@ from geartool.protocol.spec import BACKGROUND_SUBMITS, MAGIC_RES, SUBMIT_PRIORIT
 from .config import MAX_CLIENT_ID, MAX_UNIQUE, ServerConfig
 from .model import Conn, Function, Job
 from .store.base import NullStore, Store, StoredJob
-from .wire import parse_strtoll
-from .wire import res as _res
+from .wire import parse_strtoll, res
 from .workers import WorkerSide
 
 P = PacketType
@@ -38,6 +37,7 @@ _PRIORITY: Final = _PRIO
 _SUBMITS: Final = frozenset(SUBMIT_PRIORITY)
 _pack_header: Final = pack_header
 _RES: Final = MAGIC_RES
+_MAX_UNIQUE: Final = MAX_UNIQUE
 _WORK_RESULTS: Final = frozenset({P.WORK_DATA, P.WORK_WARNING, P.WORK_STATUS, P.WORK_COMPLETE,
                                   P.WORK_FAIL, P.WORK_EXCEPTION})
 _GRABS: Final = frozenset({P.GRAB_JOB, P.GRAB_JOB_UNIQ, P.GRAB_JOB_ALL})
@@ -115,7 +115,7 @@ class Core(WorkerSide):
 
     def error(self, conn: Conn, code: str, text: bytes | str) -> None:
         raw = text.encode() if isinstance(text, str) else text
-        self.send(conn, _res(P.ERROR, code.encode(), raw))
+        self.send(conn, res(P.ERROR, code.encode(), raw))
 
     # ---- packets -------------------------------------------------------------------------
 
@@ -147,7 +147,7 @@ class Core(WorkerSide):
         return fn
 
     def _echo(self, conn: Conn, frame: Frame) -> None:
-        self.send(conn, _res(_ECHO_RES, frame.args[0]))
+        self.send(conn, res(_ECHO_RES, frame.args[0]))
 
     def _set_client_id(self, conn: Conn, frame: Frame) -> None:
         conn.client_id = frame.args[0][:MAX_CLIENT_ID] or b"-"
@@ -155,7 +155,7 @@ class Core(WorkerSide):
     def _option(self, conn: Conn, frame: Frame) -> None:
         if frame.args[0].lower() == b"exceptions":
             conn.exceptions = True
-            self.send(conn, _res(P.OPTION_RES, frame.args[0]))
+            self.send(conn, res(P.OPTION_RES, frame.args[0]))
         else:
             self.error(conn, ErrorCode.UNKNOWN_OPTION, "Server does not recognize given option")
 
@@ -175,7 +175,7 @@ class Core(WorkerSide):
                 when = parse_strtoll(args[2])
             else:
                 reducer = args[2]
-        if len(unique) > MAX_UNIQUE:
+        if len(unique) > _MAX_UNIQUE:
             self.error(conn, ErrorCode.ARGUMENT_TOO_LARGE, "Unique value too large")
             return
         background = ptype in _BACKGROUND
@@ -240,7 +240,7 @@ class Core(WorkerSide):
 
     def _reply_created(self, conn: Conn, job: Job) -> None:
         if job.pending is None:
-            self.send(conn, _res(_JOB_CREATED, job.handle))
+            self.send(conn, res(_JOB_CREATED, job.handle))
             return
         job.pending.append(conn)
         conn.out.append(job)
@@ -272,7 +272,7 @@ class Core(WorkerSide):
                 else:
                     self._enqueue(job)
             else:
-                reply = _res(P.ERROR, ErrorCode.QUEUE_ERROR.encode(), error.encode())
+                reply = res(P.ERROR, ErrorCode.QUEUE_ERROR.encode(), error.encode())
                 job.store_id = 0
                 job.function.waiting[job.priority] -= 1
                 self._finish(job)
@@ -296,10 +296,10 @@ class Core(WorkerSide):
         handle = frame.args[0]
         job = self.find(handle)
         if job is None:
-            self.send(conn, _res(_STATUS_RES, handle, b"0", b"0", b"0", b"0"))
+            self.send(conn, res(_STATUS_RES, handle, b"0", b"0", b"0", b"0"))
         else:
             running = b"1" if job.worker is not None else b"0"
-            self.send(conn, _res(_STATUS_RES, handle, b"1", running, job.numerator,
+            self.send(conn, res(_STATUS_RES, handle, b"1", running, job.numerator,
                                  job.denominator))
 
     def _get_status_unique(self, conn: Conn, frame: Frame) -> None:
@@ -311,10 +311,10 @@ class Core(WorkerSide):
                 if job is not None:
                     break
         if job is None:
-            self.send(conn, _res(P.STATUS_RES_UNIQUE, unique, b"0", b"0", b"0", b"0", b"0"))
+            self.send(conn, res(P.STATUS_RES_UNIQUE, unique, b"0", b"0", b"0", b"0", b"0"))
             return
         running = b"1" if job.worker is not None else b"0"
-        self.send(conn, _res(P.STATUS_RES_UNIQUE, unique, b"1", running, job.numerator,
+        self.send(conn, res(P.STATUS_RES_UNIQUE, unique, b"1", running, job.numerator,
                              job.denominator, str(len(job.listeners)).encode()))
 
     # ---- job endings -------------------------------------------------------------------
@@ -362,7 +362,7 @@ class Core(WorkerSide):
             del fn.uniques[job.unique]
 
     def _fail_listeners(self, job: Job) -> None:
-        fail = _res(_WORK_FAIL, job.handle)
+        fail = res(_WORK_FAIL, job.handle)
         for c in job.listeners:
             self.send(c, fail)
 

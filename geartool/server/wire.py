@@ -9,10 +9,12 @@ from geartool.protocol.errors import RemoteProtocolError
 from geartool.protocol.frames import pack_bytes
 from geartool.protocol.spec import MAGIC_RES
 
+_MAGIC_RES: Final = MAGIC_RES  # a C static when compiled; an imported name is a dict lookup
+
 
 def res(ptype: int, *args: bytes) -> bytes:
     """A reply packet (RES magic) with these arguments."""
-    return pack_bytes(MAGIC_RES, ptype, args)
+    return pack_bytes(_MAGIC_RES, ptype, args)
 
 
 NOOP: Final = res(P.NOOP)

@@ -16,8 +16,7 @@ from geartool.protocol.errors import ErrorCode, RemoteProtocolError
 
 from .config import ServerConfig
 from .model import Conn, Function, Job, Registration
-from .wire import NO_JOB, NOOP, parse_strtoll
-from .wire import res as _res
+from .wire import NO_JOB, NOOP, parse_strtoll, res
 
 log = logging.getLogger("geartool.server")
 P = PacketType
@@ -203,12 +202,12 @@ class WorkerSide:
             if len(self._timers) > 2 * self._armed + 1024:
                 self._compact_timers()
         if grab is _GRAB_JOB:
-            self.send(conn, _res(_JOB_ASSIGN, job.handle, fn.name, job.data))
+            self.send(conn, res(_JOB_ASSIGN, job.handle, fn.name, job.data))
         elif grab is _GRAB_JOB_ALL and job.reducer:
-            self.send(conn, _res(_JOB_ASSIGN_ALL, job.handle, fn.name, job.unique, job.reducer,
+            self.send(conn, res(_JOB_ASSIGN_ALL, job.handle, fn.name, job.unique, job.reducer,
                                  job.data))
         else:
-            self.send(conn, _res(_JOB_ASSIGN_UNIQ, job.handle, fn.name, job.unique, job.data))
+            self.send(conn, res(_JOB_ASSIGN_UNIQ, job.handle, fn.name, job.unique, job.data))
 
     # ---- worker results ------------------------------------------------------------------
 
@@ -226,14 +225,14 @@ class WorkerSide:
         fn = job.function
         if ptype is _WORK_EXCEPTION:
             fn.exceptions += 1
-            exc = _res(ptype, *args)
-            fail = _res(_WORK_FAIL_TYPE, job.handle)
+            exc = res(ptype, *args)
+            fail = res(_WORK_FAIL_TYPE, job.handle)
             for c in job.listeners:
                 self.send(c, exc if c.exceptions else fail)
             self._finish(job)
             return
         if job.listeners:
-            data = _res(ptype, *args)
+            data = res(ptype, *args)
             for c in job.listeners:
                 self.send(c, data)
         if ptype is _WORK_STATUS:
