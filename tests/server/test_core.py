@@ -211,7 +211,7 @@ def test_job_retries_cap_fails_listeners() -> None:
         w = h.worker(b"f", sleep=False)
         h.grab(w)
         h.core.disconnect(w)
-    assert handle not in h.core.jobs
+    assert h.core.find(handle) is None
     assert [(f.type, f.args) for f in h.received(c)] == [(P.WORK_FAIL, (handle,))]
 
 
@@ -278,7 +278,7 @@ def test_client_disconnect_abandons_foreground_not_background() -> None:
     assert h.job(fg).ignore and not h.job(bg).ignore
     w = h.worker(b"f", sleep=False)
     assert h.grab(w).args[0] == bg  # the abandoned job is reaped, never run
-    assert fg not in h.core.jobs
+    assert h.core.find(fg) is None
     assert h.grab(w).type is P.NO_JOB
 
 
@@ -356,5 +356,5 @@ def test_cancel_queued_job() -> None:
     handle = h.submit(c, b"f", b"x")
     assert h.admin(admin, b"cancel job " + handle) == b"OK\r\n"
     assert [(f.type, f.args) for f in h.received(c)] == [(P.WORK_FAIL, (handle,))]
-    assert h.core.functions[b"f"].total == 0 and handle not in h.core.jobs
+    assert h.core.functions[b"f"].total == 0 and h.core.find(handle) is None
     assert h.admin(admin, b"cancel job " + handle) == b"ERR UNKNOWN_JOB\r\n"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from geartool.protocol import PacketType as P
 from geartool.server.store import SQLiteStore, StoreError, open_store
 from geartool.server.store.base import Batch, NullStore, StoredJob
@@ -176,6 +178,25 @@ def test_damaged_batch_row_does_not_stop_replay(tmp_path: Path) -> None:
     assert [r[3] for r in rows(path)] == [b"good"]
 
 
+@pytest.mark.parametrize("damage", [
+    "INSERT INTO gearman_batches (id, jobs) VALUES (98, 'text, not a blob')",
+    "INSERT INTO gearman_done (batch, ids) VALUES ('x', x'00000001')",
+    "INSERT INTO gearman_done (batch, ids) VALUES (1, 'text')",
+    "INSERT INTO gearman_done (batch, ids) VALUES (1, x'000000')",
+])
+def test_values_of_the_wrong_type_do_not_stop_replay(tmp_path: Path, damage: str) -> None:
+    # A hand-edited or damaged file: rows the server cannot read are skipped (a done-row
+    # that cannot be read only means its jobs may run again), and start-up goes on.
+    path = tmp_path / "q.db"
+    store = SQLiteStore(path)
+    store.add(b"f", b"", 1, b"good", 0, b"")
+    store.write_batch(store.take_batch())
+    store.close()
+    with sqlite3.connect(path) as db:
+        db.execute(damage)
+    assert [r[3] for r in rows(path)] == [b"good"]
+
+
 def test_cancel_while_the_write_is_in_flight(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "q.db")
     h = Harness(store)
@@ -185,7 +206,7 @@ def test_cancel_while_the_write_is_in_flight(tmp_path: Path) -> None:
     assert h.admin(admin, b"cancel job " + handle) == b"OK\r\n"
     commit(h, store)
     assert h.types(c) == [P.JOB_CREATED]  # the client still learns its handle
-    assert handle not in h.core.jobs and h.core.functions[b"f"].total == 0
+    assert h.core.find(handle) is None and h.core.functions[b"f"].total == 0
     commit(h, store)
     assert rows(tmp_path / "q.db") == []
 

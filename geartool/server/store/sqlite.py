@@ -232,16 +232,23 @@ class SQLiteStore:
         try:
             done: dict[int, set[int]] = {}
             for b, ids in self._db.execute("SELECT batch, ids FROM gearman_done"):
-                blob = bytes(ids)
-                done.setdefault(int(b), set()).update(
-                    struct.unpack(f">{len(blob) // 4}I", blob))
+                try:
+                    # Not named `blob`: compiled, a name has one type per function, and the
+                    # loop below assigns a raw column value to `blob` before checking it.
+                    ended = bytes(ids)
+                    done.setdefault(int(b), set()).update(
+                        struct.unpack(f">{len(ended) // 4}I", ended[:len(ended) // 4 * 4]))
+                except (struct.error, ValueError, TypeError):
+                    continue  # damaged: its batch's jobs run again, the safe side
             jobs: list[StoredJob] = []
             for b, blob in self._db.execute("SELECT id, jobs FROM gearman_batches ORDER BY id"):
-                gone = done.get(int(b), set())
                 try:
+                    gone = done.get(int(b), set())
                     every = unpack_jobs(int(b), bytes(blob))
-                except (struct.error, ValueError):
-                    continue  # a damaged batch row cannot stop the server from starting
+                except (struct.error, ValueError, TypeError):
+                    # A damaged batch row cannot stop the server from starting. (TypeError: a
+                    # value of the wrong SQLite type, such as text where a blob belongs.)
+                    continue
                 alive = [j for j in every if j.id & INDEX_MASK not in gone]
                 self._live[int(b)] = len(alive)
                 self._size[int(b)] = len(every)
