@@ -197,6 +197,27 @@ def test_values_of_the_wrong_type_do_not_stop_replay(tmp_path: Path, damage: str
     assert [r[3] for r in rows(path)] == [b"good"]
 
 
+def test_a_cut_done_row_does_not_make_commits_fail(tmp_path: Path) -> None:
+    # The commit that rewrites a mostly-ended batch reads its done-rows too.
+    path = tmp_path / "q.db"
+    store = SQLiteStore(path)
+    for i in range(8):
+        store.add(b"f", b"", 1, b"%d" % i, 0, b"")
+    store.write_batch(store.take_batch())
+    store.close()
+    with sqlite3.connect(path) as db:
+        (batch,) = db.execute("SELECT id FROM gearman_batches").fetchone()
+        db.execute("INSERT INTO gearman_done (batch, ids) VALUES (?, x'000000')", (batch,))
+    store = SQLiteStore(path)
+    loaded = store.load()
+    assert len(loaded) == 8
+    for job in loaded[:7]:
+        store.remove(job.id)
+    store.write_batch(store.take_batch())  # must not raise
+    store.close()
+    assert [r[3] for r in rows(path)] == [b"7"]
+
+
 def test_cancel_while_the_write_is_in_flight(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "q.db")
     h = Harness(store)

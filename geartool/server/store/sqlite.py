@@ -69,6 +69,15 @@ def unpack_jobs(batch: int, blob: bytes) -> list[StoredJob]:
     return out
 
 
+def _ended(ids: object) -> tuple[int, ...]:
+    """The job indexes of one gearman_done row; nothing from a value that is not a blob, and
+    whole indexes only from a cut one (damage means a job may run again, never that it is lost
+    or that commits fail)."""
+    if not isinstance(ids, bytes):
+        return ()
+    return struct.unpack(f">{len(ids) // 4}I", ids[:len(ids) // 4 * 4])
+
+
 class SQLiteStore:
     """Background jobs in one SQLite file (WAL, synchronous=FULL: a commit survives power loss).
 
@@ -214,7 +223,7 @@ class SQLiteStore:
         gone = self._tombstones(batch)
         try:
             alive = [j for j in unpack_jobs(batch, bytes(row[0])) if j.id & INDEX_MASK not in gone]
-        except (struct.error, ValueError):
+        except (struct.error, ValueError, TypeError):
             return self._size.get(batch, 0)  # a damaged row: leave it as it is
         db.execute("UPDATE gearman_batches SET jobs = ? WHERE id = ?", (pack_jobs(alive), batch))
         db.execute("DELETE FROM gearman_done WHERE batch = ?", (batch,))
@@ -223,8 +232,7 @@ class SQLiteStore:
     def _tombstones(self, batch: int) -> set[int]:
         gone: set[int] = set()
         for (ids,) in self._db.execute("SELECT ids FROM gearman_done WHERE batch = ?", (batch,)):
-            blob = bytes(ids)
-            gone.update(struct.unpack(f">{len(blob) // 4}I", blob))
+            gone.update(_ended(ids))
         return gone
 
     def load(self) -> list[StoredJob]:
@@ -233,12 +241,8 @@ class SQLiteStore:
             done: dict[int, set[int]] = {}
             for b, ids in self._db.execute("SELECT batch, ids FROM gearman_done"):
                 try:
-                    # Not named `blob`: compiled, a name has one type per function, and the
-                    # loop below assigns a raw column value to `blob` before checking it.
-                    ended = bytes(ids)
-                    done.setdefault(int(b), set()).update(
-                        struct.unpack(f">{len(ended) // 4}I", ended[:len(ended) // 4 * 4]))
-                except (struct.error, ValueError, TypeError):
+                    done.setdefault(int(b), set()).update(_ended(ids))
+                except (ValueError, TypeError):
                     continue  # damaged: its batch's jobs run again, the safe side
             jobs: list[StoredJob] = []
             for b, blob in self._db.execute("SELECT id, jobs FROM gearman_batches ORDER BY id"):
