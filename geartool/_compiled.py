@@ -32,6 +32,7 @@ MODULES = (
     "geartool.server.wire",
     "geartool.server.model",
     "geartool.server.workers",
+    "geartool.server.clients",
     "geartool.server.core",
     "geartool.server.transport",
     "geartool.server.store.base",
