@@ -11,7 +11,6 @@ from .spec import SPEC_BY_NUMBER, SPECS, Magic, PacketType
 _HEADER = struct.Struct(">4sII")
 # Final: compiled, a Final global is a C static instead of a dict lookup on every use.
 pack_header: Final = _HEADER.pack
-unpack_header_from: Final = _HEADER.unpack_from
 
 # Argument counts by packet number, for the decoder's hot path.
 ARG_COUNTS: Final[tuple[int, ...]] = tuple(0 if s is None else len(s.args) for s in SPEC_BY_NUMBER)

@@ -59,19 +59,14 @@ class Core(ClientSide):
         self.uncommitted: list[Job] = []
         self.shutdown_requested: str | None = None
         self.draining = False  # graceful shutdown: hand out no new jobs
+        # The other requests; submits, work results and grabs are called directly in handle().
         self._dispatch: dict[PacketType, Callable[[Conn, Frame], None]] = {
             P.CAN_DO: self._can_do, P.CAN_DO_TIMEOUT: self._can_do,
             P.CANT_DO: self._cant_do, P.RESET_ABILITIES: self._reset_abilities,
-            P.PRE_SLEEP: self._pre_sleep, P.GRAB_JOB: self._grab, P.GRAB_JOB_UNIQ: self._grab,
-            P.GRAB_JOB_ALL: self._grab, P.GET_STATUS: self._get_status,
+            P.PRE_SLEEP: self._pre_sleep, P.GET_STATUS: self._get_status,
             P.GET_STATUS_UNIQUE: self._get_status_unique, P.ECHO_REQ: self._echo,
             P.SET_CLIENT_ID: self._set_client_id, P.OPTION_REQ: self._option,
         }
-        for ptype in SUBMIT_PRIORITY:
-            self._dispatch[ptype] = self._submit
-        for ptype in (P.WORK_DATA, P.WORK_WARNING, P.WORK_STATUS, P.WORK_COMPLETE, P.WORK_FAIL,
-                      P.WORK_EXCEPTION):
-            self._dispatch[ptype] = self._work
 
     # ---- connections -----------------------------------------------------------------
 
@@ -112,7 +107,7 @@ class Core(ClientSide):
             self.error(conn, ErrorCode.INVALID_MAGIC, "Request magic expected")
             return
         ptype = frame.type
-        if ptype in _SUBMITS:  # the hot requests as direct calls, the rest through the table
+        if ptype in _SUBMITS:  # the hot requests as direct (compiled: native) calls
             self._submit(conn, frame)
             return
         if ptype in _WORK_RESULTS:

@@ -20,7 +20,7 @@ from .wire import NO_JOB, NOOP, parse_strtoll, res
 
 log = logging.getLogger("geartool.server")
 P = PacketType
-# Final module constants for the hot paths: see the note in core.py.
+# Final module constants for the hot paths: see the note in clients.py.
 _GRAB_JOB: Final = P.GRAB_JOB
 _GRAB_JOB_ALL: Final = P.GRAB_JOB_ALL
 _JOB_ASSIGN: Final = int(P.JOB_ASSIGN)
