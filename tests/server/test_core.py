@@ -268,6 +268,37 @@ def test_work_from_wrong_connection_is_job_not_found() -> None:
     assert h.types(c) == [P.WORK_FAIL]
 
 
+@pytest.mark.parametrize(("functions", "jobs"), [(1, 1), (1, 12), (12, 1), (12, 12)])
+def test_work_results_find_their_job_however_busy_the_worker(functions: int,
+                                                            jobs: int) -> None:
+    # Results are matched against the worker's own running jobs, or through the job table
+    # for a worker with many registrations or jobs: either way the same jobs are found.
+    h = Harness()
+    names = [b"f%d" % i for i in range(functions)]
+    w, other = h.worker(*names, sleep=False), h.worker(*names, sleep=False)
+    clients, handles = [], []
+    for i in range(jobs):
+        c = h.conn()
+        clients.append(c)
+        handles.append(h.submit(c, names[i % functions], b"%d" % i))
+    for _ in range(jobs):
+        assert h.grab(w).type is P.JOB_ASSIGN_UNIQ
+    for handle in handles:  # another worker's results are refused, whatever the path
+        h.send(other, P.WORK_COMPLETE, handle, b"no")
+        assert h.received(other)[0].args[0] == b"JOB_NOT_FOUND"
+    for i, (c, handle) in enumerate(zip(clients, handles, strict=True)):
+        if i % 2:  # WORK_FAIL's only argument may carry the stray NUL some workers send
+            h.send(w, P.WORK_FAIL, handle + b"\0")
+            expected = (P.WORK_FAIL, (handle + b"\0",))  # relayed as the worker sent it
+        else:
+            h.send(w, P.WORK_COMPLETE, handle, b"r%d" % i)
+            expected = (P.WORK_COMPLETE, (handle, b"r%d" % i))
+        assert [(f.type, f.args) for f in h.received(c)] == [expected]
+    h.send(w, P.WORK_COMPLETE, handles[0], b"again")  # done: gone from the worker too
+    assert h.received(w)[0].args[0] == b"JOB_NOT_FOUND"
+    assert not h.core.jobs
+
+
 def test_client_disconnect_abandons_foreground_not_background() -> None:
     h = Harness()
     c1, c2 = h.conn(), h.conn()
