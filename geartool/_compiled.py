@@ -92,6 +92,15 @@ def read_record() -> dict[str, int] | None:
         return None
 
 
+# What each state means, for `geartool --version` and the server's start-up line.
+DESCRIPTIONS = {
+    "compiled": "compiled",
+    "off": "pure Python: GEARTOOL_PURE_PYTHON is set",
+    "absent": "pure Python: not compiled at install",
+    "stale": "pure Python: sources changed since the compiled build; pip install rebuilds it",
+}
+
+
 class _SourceFinder:
     """A meta path finder that loads the compiled group's modules from their .py files."""
 

@@ -11,7 +11,7 @@ import importlib
 
 import typer
 
-from geartool import __version__
+from geartool import COMPILED, __version__, _compiled
 
 # Command-group modules, in the order their commands appear in --help.
 GROUPS = ("server", "submit", "work", "admin", "top", "shell", "proxy", "decode")
@@ -29,7 +29,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"geartool {__version__}")
+        # Which code runs belongs in every bug report: the compiled modules or their sources.
+        typer.echo(f"geartool {__version__} ({_compiled.DESCRIPTIONS[COMPILED]})")
         raise typer.Exit()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -23,6 +24,11 @@ def test_version_and_unknown_command() -> None:
     r = subprocess.run([sys.executable, "-m", "geartool", "--version"], capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.startswith("geartool ")
+    env = {**os.environ, "GEARTOOL_PURE_PYTHON": "1"}
+    r = subprocess.run([sys.executable, "-m", "geartool", "--version"], capture_output=True,
+                       text=True, timeout=60, env=env)
+    assert r.returncode == 0 and r.stdout.strip().endswith(
+        "(pure Python: GEARTOOL_PURE_PYTHON is set)")
     r = subprocess.run([sys.executable, "-m", "geartool", "frobnicate"], capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 2 and "Traceback" not in r.stderr
