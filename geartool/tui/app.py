@@ -12,8 +12,9 @@ from textual.binding import Binding
 from textual.widgets import Footer, Input, Static, Tab, Tabs
 
 from geartool.tui.actions import ActionsMixin
-from geartool.tui.model import ALL, SORT_KEYS, SORT_ORDER, Monitor, Snapshot, compile_filter, select
+from geartool.tui.model import ALL, Monitor
 from geartool.tui.poller import INTERVALS, Poller
+from geartool.tui.rows import SORT_KEYS, SORT_ORDER, Snapshot, compile_filter, select
 from geartool.tui.screens import FunctionScreen, HelpScreen, JobsScreen
 from geartool.tui.table import FastTable
 from geartool.tui.widgets import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from geartool.tui.model import Snapshot
+from geartool.tui.rows import Snapshot
 
 
 def snapshot_json(snap: Snapshot) -> dict[str, Any]:

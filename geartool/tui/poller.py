@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from geartool.client.admin import AdminClient
 from geartool.protocol import ProtocolError, ServerError
-from geartool.tui.model import Snapshot
+from geartool.tui.rows import Snapshot
 
 Clock = Callable[[], float]
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0)

@@ -11,7 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
-from geartool.tui.model import ALL, format_age
+from geartool.tui.model import ALL
+from geartool.tui.rows import format_age
 from geartool.tui.table import FastTable
 from geartool.tui.widgets import worker_columns, worker_rows
 

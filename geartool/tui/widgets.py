@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from rich.text import Text
 
 from geartool.protocol.admin import RunningRow
-from geartool.tui.model import FunctionRow, WorkerView, format_age, format_rate, sparkline
+from geartool.tui.rows import FunctionRow, WorkerView, format_age, format_rate, sparkline
 from geartool.tui.table import Cells
 
 # (key = sort key, header, fixed width or None for automatic)

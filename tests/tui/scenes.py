@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from geartool.protocol.admin import PriorityStatusRow as P
 from geartool.protocol.admin import RunningRow, StatsRow, StatusRow, WorkerRow
 from geartool.tui.app import TopApp, make_app
-from geartool.tui.model import Snapshot
+from geartool.tui.rows import Snapshot
 
 NOW = 1000.0
 A, B = "10.0.0.1:4730", "10.0.0.2:4730"

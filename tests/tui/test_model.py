@@ -9,15 +9,8 @@ import pytest
 from geartool.protocol.admin import PriorityStatusRow as P
 from geartool.protocol.admin import RunningRow, StatsRow, StatusRow, WorkerRow
 from geartool.tui.export import snapshot_json
-from geartool.tui.model import (
-    ALL,
-    Monitor,
-    Snapshot,
-    compile_filter,
-    format_age,
-    format_rate,
-    sparkline,
-)
+from geartool.tui.model import ALL, Monitor
+from geartool.tui.rows import Snapshot, compile_filter, format_age, format_rate, sparkline
 
 A, B = "a:4730", "b:4730"
 
@@ -190,6 +183,7 @@ def test_format_age() -> None:
 
 def test_model_does_not_import_textual() -> None:
     import subprocess
-    code = ("import sys, geartool.tui.model, geartool.tui.poller, geartool.tui.export; "
+    code = ("import sys, geartool.tui.model, geartool.tui.rows, geartool.tui.poller, "
+            "geartool.tui.export; "
             "assert 'textual' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)

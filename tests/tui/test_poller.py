@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from geartool.tui.model import Snapshot
 from geartool.tui.poller import Poller, poll_all
+from geartool.tui.rows import Snapshot
 
 
 async def _silent(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
