@@ -4,8 +4,8 @@
 - The server's hot path and the protocol codec, compiled from their Python sources with mypyc
   (the list is ``geartool/_compiled.py``).
 
-Both are optional: without a C compiler, or with ``GEARTOOL_PURE_PYTHON=1`` set at install
-time, the install still succeeds and geartool runs the same code as plain Python, slower.
+Both are optional: without a C compiler the install still succeeds and geartool runs the same
+code as plain Python, slower. ``GEARTOOL_PURE_PYTHON=1`` at install time skips the mypyc step.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from types import ModuleType
 
 from setuptools import Extension, setup
 
 
-def _compiled_list() -> object:
+def _compiled_list() -> ModuleType:
     # By path: importing the geartool package here would run its __init__.
     spec = importlib.util.spec_from_file_location("_geartool_compiled", "geartool/_compiled.py")
     assert spec is not None and spec.loader is not None
@@ -30,17 +31,16 @@ def mypyc_extensions() -> list[Extension]:
     if os.environ.get("GEARTOOL_PURE_PYTHON"):
         return []
     listing = _compiled_list()
-    paths = [m.replace(".", "/") + ".py" for m in listing.MODULES]  # type: ignore[attr-defined]
+    paths = [m.replace(".", "/") + ".py" for m in listing.MODULES]
     try:
         from mypyc.build import mypycify
 
-        extensions = mypycify(paths, group_name=listing.GROUP,  # type: ignore[attr-defined]
-                              opt_level="3")
+        extensions = mypycify(paths, group_name=listing.GROUP, opt_level="3")
     except (Exception, SystemExit) as exc:  # no mypy, or it rejects the code (it exits)
         print(f"geartool: not compiling the server's hot path ({exc}); it runs as Python",
               file=sys.stderr)
         return []
-    listing.write_record()  # type: ignore[attr-defined]  # which sources these were built from
+    listing.write_record()  # which sources these were built from
     for ext in extensions:
         ext.optional = True  # a failed compile leaves some absent: the sources are used
     return extensions

@@ -25,7 +25,8 @@ from collections.abc import Sequence
 from types import ModuleType
 
 # Compiled as one mypyc group. mypyc trusts their annotations (and checks them where compiled code
-# meets other code), so each must type-check; CI runs mypy on them.
+# meets other code), so each must type-check; CI runs mypy on them. A module taken off this list
+# leaves its old .so in a developer's tree, where it would shadow the .py: delete it by hand.
 MODULES = (
     "geartool.protocol.frames",
     "geartool.protocol.codec",
