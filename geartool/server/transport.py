@@ -179,7 +179,7 @@ def flush(conns: list[Conn]) -> None:
         if data:
             tr = proto.transport
             unread = tr.get_write_buffer_size()
-            if unread > proto.server.write_limit:
+            if unread and unread > proto.server.write_limit:  # (usually 0: no lookups then)
                 # A peer that stopped reading while others keep producing for it (a worker
                 # streaming WORK_DATA to a stuck client) would otherwise grow the server
                 # without bound; it is cut off, like a client that disconnects. Checked before
