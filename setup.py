@@ -28,9 +28,12 @@ def _compiled_list() -> ModuleType:
 
 
 def mypyc_extensions() -> list[Extension]:
-    if os.environ.get("GEARTOOL_PURE_PYTHON"):
-        return []
     listing = _compiled_list()
+    for path in listing.strays():  # an in-place build's leftovers would shadow their sources
+        os.remove(path)
+    if os.environ.get("GEARTOOL_PURE_PYTHON"):
+        listing.forget_build()
+        return []
     paths = [m.replace(".", "/") + ".py" for m in listing.MODULES]
     try:
         from mypyc.build import mypycify
@@ -39,6 +42,7 @@ def mypyc_extensions() -> list[Extension]:
     except (Exception, SystemExit) as exc:  # no mypy, or it rejects the code (it exits)
         print(f"geartool: not compiling the server's hot path ({exc}); it runs as Python",
               file=sys.stderr)
+        listing.forget_build()
         return []
     listing.write_record()  # which sources these were built from
     for ext in extensions:

@@ -26,7 +26,8 @@ from types import ModuleType
 
 # Compiled as one mypyc group. mypyc trusts their annotations (and checks them where compiled code
 # meets other code), so each must type-check; CI runs mypy on them. A module taken off this list
-# leaves its old .so in a developer's tree, where it would shadow the .py: delete it by hand.
+# leaves its old .so in an in-place build, where it would shadow the .py: setup.py removes those
+# (see strays()).
 MODULES = (
     "geartool.protocol.frames",
     "geartool.protocol.codec",
@@ -77,6 +78,33 @@ def state() -> str:
 
 def record_path() -> str:
     return os.path.join(_ROOT, "_compiled.crc")
+
+
+def strays() -> list[str]:
+    """Compiled modules beside a .py that is not on the list any more (setup.py deletes them).
+
+    Only files with a .py of the same name count, so C extensions such as the decoder's fast
+    path are never taken for leftovers.
+    """
+    out = []
+    for folder, _, files in os.walk(_ROOT):
+        for name in files:
+            if not name.endswith(_SUFFIX):
+                continue
+            path = os.path.join(folder, name)
+            source = path[:-len(_SUFFIX)] + ".py"
+            rel = os.path.relpath(source[:-3], _ROOT).split(os.sep)
+            if os.path.exists(source) and ".".join(["geartool", *rel]) not in MODULES:
+                out.append(path)
+    return out
+
+
+def forget_build() -> None:
+    """setup.py, when it does not compile: without a record, old compiled modules go unused."""
+    try:
+        os.remove(record_path())
+    except FileNotFoundError:
+        pass
 
 
 def write_record() -> None:

@@ -122,3 +122,25 @@ def test_every_compiled_module_is_type_checked_strictly() -> None:
               for p in o["module"]]
     for module in _compiled.MODULES:
         assert any(fnmatch.fnmatch(module, p) for p in strict), module
+
+
+def test_leftovers_of_modules_no_longer_compiled_are_found(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # setup.py deletes these: in an in-place build they would shadow their .py files.
+    _fake_tree(tmp_path, monkeypatch)
+    suffix = _compiled._SUFFIX
+    (tmp_path / "server" / "app.py").write_text("")
+    stray = tmp_path / "server" / ("app" + suffix)
+    stray.write_bytes(b"")
+    (tmp_path / "decode").mkdir()
+    (tmp_path / "decode" / ("_fastdecode" + suffix)).write_bytes(b"")  # a C extension: kept
+    assert _compiled.strays() == [str(stray)]
+
+
+def test_a_build_that_did_not_compile_leaves_no_record(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_tree(tmp_path, monkeypatch)
+    assert _compiled.state() == "compiled"
+    _compiled.forget_build()
+    _compiled.forget_build()  # twice is fine
+    assert _compiled.state() == "absent"
