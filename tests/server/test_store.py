@@ -192,9 +192,7 @@ def test_a_cut_done_row_does_not_make_commits_fail(tmp_path: Path) -> None:
     # The commit that rewrites a mostly-ended batch reads its done-rows too.
     path = tmp_path / "q.db"
     store = SQLiteStore(path)
-    for i in range(8):
-        store.add(b"f", b"", 1, b"%d" % i, 0, b"")
-    store.write_batch(store.take_batch())
+    _commit_adds(store, [b"%d" % i for i in range(8)])
     store.close()
     with sqlite3.connect(path) as db:
         (batch,) = db.execute("SELECT id FROM gearman_batches").fetchone()
@@ -202,9 +200,7 @@ def test_a_cut_done_row_does_not_make_commits_fail(tmp_path: Path) -> None:
     store = SQLiteStore(path)
     loaded = store.load()
     assert len(loaded) == 8
-    for job in loaded[:7]:
-        store.remove(job.id)
-    store.write_batch(store.take_batch())  # must not raise
+    _commit_ends(store, [job.id for job in loaded[:7]])  # must not raise
     store.close()
     assert [r[3] for r in rows(path)] == [b"7"]
 
@@ -229,27 +225,34 @@ def _blob_bytes(path: Path) -> int:
                    .fetchone()[0])
 
 
+def _commit_adds(store: SQLiteStore, payloads: list[bytes]) -> list[int]:
+    """Add one background job per payload in one commit; their ids."""
+    ids = [store.add(b"f", b"", 1, data, 0, b"") for data in payloads]
+    store.write_batch(store.take_batch())
+    return ids
+
+
+def _commit_ends(store: SQLiteStore, ids: list[int]) -> None:
+    """End these jobs in one commit."""
+    for job_id in ids:
+        store.remove(job_id)
+    store.write_batch(store.take_batch())
+
+
 def test_a_mostly_finished_batch_is_rewritten_with_its_live_jobs(tmp_path: Path) -> None:
     path = tmp_path / "q.db"
     store = SQLiteStore(path)
-    ids = [store.add(b"f", b"", 1, b"%04d" % i + b"x" * 1000, 0, b"") for i in range(100)]
-    store.write_batch(store.take_batch())
-    for job_id in ids[:70]:
-        store.remove(job_id)
-    store.write_batch(store.take_batch())
+    ids = _commit_adds(store, [b"%04d" % i + b"x" * 1000 for i in range(100)])
+    _commit_ends(store, ids[:70])
     assert table_rows(path, "gearman_done") == 1  # 70 of 100 ended: not rewritten yet
-    for job_id in ids[70:96]:
-        store.remove(job_id)
-    store.write_batch(store.take_batch())
+    _commit_ends(store, ids[70:96])
     # 96 of 100 ended: the row now holds the 4 live jobs, and no tombstones are left.
     assert table_rows(path, "gearman_done") == 0
     assert _blob_bytes(path) < 4 * 1100
     store.close()
     store = SQLiteStore(path)
     assert [j.id for j in store.load()] == ids[96:]  # same ids after the rewrite
-    for job_id in ids[96:]:
-        store.remove(job_id)
-    store.write_batch(store.take_batch())
+    _commit_ends(store, ids[96:])
     store.close()
     assert rows(path) == [] and table_rows(path, "gearman_batches") == 0
 
@@ -261,12 +264,9 @@ def test_long_lived_jobs_do_not_pin_their_batches_on_disk(tmp_path: Path) -> Non
     store = SQLiteStore(path)
     pinned = []
     for _ in range(200):
-        ids = [store.add(b"f", b"", 1, b"y" * 1000, 0, b"") for _ in range(50)]
-        store.write_batch(store.take_batch())
+        ids = _commit_adds(store, [b"y" * 1000] * 50)
         pinned.append(ids[0])
-        for job_id in ids[1:]:
-            store.remove(job_id)
-        store.write_batch(store.take_batch())
+        _commit_ends(store, ids[1:])
     assert _blob_bytes(path) < 200 * 1100 * 2  # 10,000 jobs went through; 200 are alive
     store.close()
     store = SQLiteStore(path)
@@ -277,17 +277,12 @@ def test_long_lived_jobs_do_not_pin_their_batches_on_disk(tmp_path: Path) -> Non
 def test_compaction_after_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "q.db"
     store = SQLiteStore(path)
-    ids = [store.add(b"f", b"", 1, b"z" * 100, 0, b"") for _ in range(20)]
-    store.write_batch(store.take_batch())
-    for job_id in ids[:10]:
-        store.remove(job_id)
-    store.write_batch(store.take_batch())
+    ids = _commit_adds(store, [b"z" * 100] * 20)
+    _commit_ends(store, ids[:10])
     store.close()
     store = SQLiteStore(path)  # 10 of 20 live: not rewritten before the restart
     assert len(store.load()) == 10
-    for job_id in ids[10:17]:
-        store.remove(job_id)
-    store.write_batch(store.take_batch())
+    _commit_ends(store, ids[10:17])
     assert table_rows(path, "gearman_done") == 0  # 17 of 20 ended: rewritten
     assert [j.id for j in store.load()] == ids[17:]
     store.close()
@@ -296,11 +291,8 @@ def test_compaction_after_a_restart(tmp_path: Path) -> None:
 def test_space_of_ended_jobs_goes_back_to_the_filesystem(tmp_path: Path) -> None:
     path = tmp_path / "q.db"
     store = SQLiteStore(path)
-    ids = [store.add(b"f", b"", 1, b"x" * 2000, 0, b"") for _ in range(5000)]
-    store.write_batch(store.take_batch())
-    for job_id in ids:
-        store.remove(job_id)
-    store.write_batch(store.take_batch())
+    ids = _commit_adds(store, [b"x" * 2000] * 5000)
+    _commit_ends(store, ids)
     store.close()  # the last close checkpoints the WAL into the file
     assert path.stat().st_size < 2 * 1024 * 1024  # 10 MB of jobs came and went
 
