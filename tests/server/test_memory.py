@@ -15,7 +15,7 @@ from geartool.protocol.frames import pack_bytes
 from geartool.server.app import Server
 from geartool.server.config import ServerConfig
 from geartool.server.model import Conn, Job, Registration
-from geartool.server.transport import GearmanProtocol
+from geartool.server.transport import Peer
 from tests.server.helpers import Harness
 
 
@@ -49,13 +49,13 @@ def test_closed_connections_leave_no_garbage_cycles() -> None:
             gc.collect()
             gc.disable()  # from here only reference counting frees anything
             try:
-                before = _alive(GearmanProtocol), _alive(Conn)
+                before = _alive(Peer), _alive(Conn)
                 await _churn(server, port, 40)
-                after = _alive(GearmanProtocol), _alive(Conn)
+                after = _alive(Peer), _alive(Conn)
             finally:
                 gc.enable()
             assert server.core.conns == {}
-            assert after == before, f"{after[0] - before[0]} protocols and " \
+            assert after == before, f"{after[0] - before[0]} peers and " \
                                     f"{after[1] - before[1]} connections left for the GC"
         finally:
             await server.shutdown(graceful=False)
