@@ -90,7 +90,7 @@ class ClientSide(WorkerSide):
             return
         self._enqueue(job)
         handle = job.handle
-        conn.out.append(_pack_header(_RES, 8, len(handle)) + handle)
+        conn.out.append(_pack_header(_RES, _JOB_CREATED, len(handle)) + handle)
         self.dirty.append(conn)
 
     def new_job(self, fn: Function, unique: bytes, data: bytes, prio: int, background: bool,
@@ -125,7 +125,13 @@ class ClientSide(WorkerSide):
 
     def _reply_created(self, conn: Conn, job: Job) -> None:
         if job.pending is None:
-            self.send(conn, res(_JOB_CREATED, job.handle))
+            # Built once per job and kept: a coalescing job may owe it to a thousand clients.
+            reply = job.reply
+            if not reply:
+                handle = job.handle
+                reply = job.reply = _pack_header(_RES, _JOB_CREATED, len(handle)) + handle
+            conn.out.append(reply)
+            self.dirty.append(conn)
             return
         job.pending.append(conn)
         conn.out.append(job)
@@ -150,7 +156,7 @@ class ClientSide(WorkerSide):
             owed, job.pending = job.pending or [], None
             if error is None:
                 handle = job.handle
-                reply = _pack_header(_RES, 8, len(handle)) + handle
+                reply = _pack_header(_RES, _JOB_CREATED, len(handle)) + handle
                 if job.ignore:  # cancelled while its write was in flight: never queue it
                     job.function.waiting[job.priority] -= 1
                     self._finish(job)

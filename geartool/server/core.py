@@ -146,8 +146,7 @@ class Core(ClientSide):
     def _finish(self, job: Job) -> None:
         """Remove a job everywhere; it has completed, failed, been dropped or reaped."""
         fn = job.function
-        if self.jobs.get(job.seq) is job:
-            del self.jobs[job.seq]
+        self.jobs.pop(job.seq, None)  # (a seq is never reused: whatever is there is this job)
         self._forget_unique(job)
         reg = job.worker
         if reg is not None:
@@ -162,9 +161,7 @@ class Core(ClientSide):
             self.store.remove(job.store_id)
             job.store_id = 0
         for c in job.listeners:
-            n = c.listening.get(job, 0)
-            if n:
-                del c.listening[job]
+            c.listening.pop(job, None)
         job.listeners = ()
 
     def _abandon(self, job: Job) -> None:
