@@ -53,7 +53,7 @@ def mypyc_extensions() -> list[Extension]:
 setup(ext_modules=[Extension(
     "geartool.decode._fastdecode",
     sources=[f"geartool/decode/_fast{part}.c"
-             for part in ("decode", "capture", "stream", "format")],
+             for part in ("decode", "capture", "stream", "frame", "format", "escape")],
     depends=["geartool/decode/_fastdecode.h"],
     extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra"],
     libraries=["m"],

@@ -126,11 +126,28 @@ static inline int bytes_put(Bytes *b, const char *s, size_t n)
 /* _fastcapture.c: every record of a pcap or pcapng file through the layers below. */
 int read_capture(Run *r, const uint8_t *d, size_t n);
 
+/* _fastframe.c: a direction's next bytes in order, and its end (what it left unfinished). */
+int stream_feed(Run *r, Half *h, const uint8_t *data, size_t len, long frame, double ts);
+int stream_end(Run *r, Half *h, long frame, double ts);
+
 /* _faststream.c */
 int segment(Run *r, const Endpoint *src, const Endpoint *dst, uint32_t seq, int flags,
             const uint8_t *payload, size_t plen, long frame, double ts);
 int check_end(Run *r);
 void streams_reset(Run *r);
+
+/* Copy n bytes to w; returns the end of what was written. */
+static inline char *put(char *w, const char *s, size_t n)
+{
+    memcpy(w, s, n);
+    return w + n;
+}
+
+/* _fastescape.c: write one argument quoted (at most ``limit`` bytes, -1: all) or as a JSON
+ * string at w; return the end. w needs room for 6 bytes per input byte (a "\u00xx" escape at
+ * most) plus the quotes and a "...". */
+char *escape_preview(char *w, const uint8_t *p, size_t n, long limit);
+char *escape_json(char *w, const uint8_t *p, size_t n);
 
 /* _fastformat.c: one line per binary packet or admin line, after the stream's header line
  * when it is the stream's first; flush() hands the output so far to the write callback. */

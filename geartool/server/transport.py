@@ -38,6 +38,7 @@ _IN: Final = select.EPOLLIN
 _OUT: Final = select.EPOLLOUT
 _IN_OUT: Final = select.EPOLLIN | select.EPOLLOUT
 _GONE: Final = select.EPOLLHUP | select.EPOLLERR
+_IN_GONE: Final = _IN | _GONE
 _READ_SIZE: Final = 65536  # what one recv() takes (below malloc's mmap threshold of 128 KB)
 _MAX_EVENTS: Final = 1024
 _ACCEPTS: Final = 128  # new connections taken per pass, so a flood cannot starve the others
@@ -134,10 +135,11 @@ class Hub:
             try:
                 if ev & _OUT:
                     self._send_pending(peer)
-                if peer.events & _IN:
-                    self._read(peer)
-                elif ev & _GONE and peer.fd in peers:
-                    self.abort(peer)  # reading paused or closing, and the peer is gone
+                if ev & _IN_GONE:
+                    if peer.events & _IN:
+                        self._read(peer)
+                    elif ev & _GONE and peer.events:
+                        self.abort(peer)  # reading paused or closing, and the peer is gone
             except Exception:  # a bug must cost one connection, never the server
                 log.exception("closing a connection after an internal error")
                 self.abort(peer)
@@ -249,6 +251,9 @@ class Hub:
             peer.conn = None
 
     def _drop(self, peer: Peer) -> None:
+        # No events: nothing touches the descriptor number again, which a new connection
+        # accepted in the same pass may already have.
+        peer.events = 0
         if self.peers.get(peer.fd) is peer:
             del self.peers[peer.fd]
             self._unregister(peer.fd)
@@ -261,7 +266,7 @@ class Hub:
             pass  # already closed, or never registered
 
     def _want(self, peer: Peer, events: int) -> None:
-        if peer.events != events and peer.fd in self.peers:
+        if peer.events != events and peer.events:
             peer.events = events
             self.epoll.modify(peer.fd, events)
 
