@@ -58,7 +58,10 @@ def server(
     kept. Exit status: 0 after a clean stop, 1 if the server cannot start.
     """
     import logging
+    import select
 
+    if not hasattr(select, "epoll"):  # the server keeps its sockets in one epoll set
+        die("the server needs Linux (epoll); the other commands do not", 1)
     from geartool.server.app import StartupError, run
     from geartool.server.config import ServerConfig
 

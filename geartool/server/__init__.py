@@ -1,1 +1,1 @@
-"""The Gearman job server: a pure scheduler core driven by an asyncio transport."""
+"""The Gearman job server: a pure scheduler core driven by one epoll set of peer sockets."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import resource
+import select
 import socket
 import subprocess
 import sys
@@ -151,3 +152,15 @@ def test_a_failed_send_forgets_the_peer_and_its_jobs() -> None:
     assert conn.closed and conn.id not in core.conns
     assert peer.fd not in hub.peers
     hub.epoll.close()
+
+
+def test_without_epoll_the_server_says_it_needs_linux(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from geartool.cli import app
+
+    monkeypatch.delattr(select, "epoll")
+    result = CliRunner().invoke(app, ["server", "--port", "0"])
+    assert result.exit_code == 1
+    assert "needs Linux (epoll)" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
