@@ -36,6 +36,7 @@ MODULES = (
     "geartool.server.workers",
     "geartool.server.clients",
     "geartool.server.core",
+    "geartool.server.outgoing",
     "geartool.server.transport",
     "geartool.server.store.base",
     "geartool.server.store.sqlite",

@@ -17,9 +17,9 @@ from .admin import VERSION
 from .config import ServerConfig
 from .core import Core
 from .model import Job
+from .sockets import open_listeners, set_keepalive
 from .store import Store, StoreError, open_store
 from .store.base import Batch
-from .sockets import open_listeners, set_keepalive
 from .transport import Hub
 
 log = logging.getLogger("geartool.server")
