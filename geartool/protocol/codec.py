@@ -165,7 +165,6 @@ class Decoder:
         size = len(buf)
         need = 0
         out: list[Event] = []
-        append = out.append
         max_payload = self.max_payload
         try:
             while pos < size:
@@ -177,7 +176,7 @@ class Decoder:
                                 f"text line longer than {self.max_line} bytes", code=None)
                         break
                     end = nl - 1 if nl > pos and buf[nl - 1] == 0x0D else nl
-                    append(AdminLine(buf[pos:end]))
+                    out.append(AdminLine(buf[pos:end]))
                     pos = nl + 1
                     continue
                 if size - pos < HEADER_SIZE:
@@ -205,8 +204,8 @@ class Decoder:
                 if end > size:
                     need = HEADER_SIZE + length
                     break
-                append(_new_frame(_FRAME, (mg, _TYPES[ptype],
-                                           split_args(ptype, buf[pos + HEADER_SIZE:end]))))
+                out.append(_new_frame(_FRAME, (mg, _TYPES[ptype],
+                                               split_args(ptype, buf[pos + HEADER_SIZE:end]))))
                 pos = end
         except RemoteProtocolError as exc:
             self._broken = exc

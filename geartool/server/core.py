@@ -15,6 +15,7 @@ from typing import Final
 
 from geartool.protocol import Frame, Magic, PacketType
 from geartool.protocol.errors import ErrorCode
+from geartool.protocol.frames import TYPES
 from geartool.protocol.spec import SUBMIT_PRIORITY
 
 from .clients import ClientSide
@@ -26,10 +27,16 @@ from .wire import res
 P = PacketType
 # Hot-path names as Final module constants: see clients.py.
 _REQ: Final = Magic.REQ
-_SUBMITS: Final = frozenset(SUBMIT_PRIORITY)
-_WORK_RESULTS: Final = frozenset({P.WORK_DATA, P.WORK_WARNING, P.WORK_STATUS, P.WORK_COMPLETE,
-                                  P.WORK_FAIL, P.WORK_EXCEPTION})
-_GRABS: Final = frozenset({P.GRAB_JOB, P.GRAB_JOB_UNIQ, P.GRAB_JOB_ALL})
+# The hot requests by packet number (a tuple index): 1 submit, 2 work result, 3 grab, 0 other.
+_SUBMIT: Final = 1
+_WORK_RESULT: Final = 2
+_GRAB: Final = 3
+_KIND: Final = tuple(
+    _SUBMIT if t in SUBMIT_PRIORITY else
+    _WORK_RESULT if t in (P.WORK_DATA, P.WORK_WARNING, P.WORK_STATUS, P.WORK_COMPLETE,
+                          P.WORK_FAIL, P.WORK_EXCEPTION) else
+    _GRAB if t in (P.GRAB_JOB, P.GRAB_JOB_UNIQ, P.GRAB_JOB_ALL) else 0
+    for t in TYPES)
 _WORK_FAIL: Final = int(P.WORK_FAIL)
 _ECHO_RES: Final = int(P.ECHO_RES)
 
@@ -41,6 +48,7 @@ class Core(ClientSide):
                  clock: Callable[[], float] = time.time) -> None:
         self.config = config or ServerConfig(queue="memory")
         self.store: Store = store or NullStore()
+        self.durable = self.store.durable
         self.clock = clock
         self.started = clock()
         self.functions: dict[bytes, Function] = {}
@@ -107,13 +115,14 @@ class Core(ClientSide):
             self.error(conn, ErrorCode.INVALID_MAGIC, "Request magic expected")
             return
         ptype = frame.type
-        if ptype in _SUBMITS:  # the hot requests as direct (compiled: native) calls
+        kind = _KIND[ptype]
+        if kind == _SUBMIT:  # the hot requests as direct (compiled: native) calls
             self._submit(conn, frame)
             return
-        if ptype in _WORK_RESULTS:
+        if kind == _WORK_RESULT:
             self._work(conn, frame)
             return
-        if ptype in _GRABS:
+        if kind == _GRAB:
             self._grab(conn, frame)
             return
         handler = self._dispatch.get(ptype)
@@ -146,22 +155,26 @@ class Core(ClientSide):
     def _finish(self, job: Job) -> None:
         """Remove a job everywhere; it has completed, failed, been dropped or reaped."""
         fn = job.function
-        self.jobs.pop(job.seq, None)  # (a seq is never reused: whatever is there is this job)
+        # get and del, not pop: compiled, those two are direct calls and pop a generic one.
+        if self.jobs.get(job.seq) is job:
+            del self.jobs[job.seq]
         self._forget_unique(job)
         reg = job.worker
         if reg is not None:
             job.worker = None
             fn.running -= 1
-            try:
-                reg.jobs.remove(job)
-            except ValueError:
-                pass
+            jobs = reg.jobs
+            for i in range(len(jobs)):  # (list.remove is a generic call; this loop compiles)
+                if jobs[i] is job:
+                    del jobs[i]
+                    break
         self._disarm(job)
         if job.store_id:
             self.store.remove(job.store_id)
             job.store_id = 0
         for c in job.listeners:
-            c.listening.pop(job, None)
+            if job in c.listening:
+                del c.listening[job]
         job.listeners = ()
 
     def _abandon(self, job: Job) -> None:

@@ -17,6 +17,11 @@ def res(ptype: int, *args: bytes) -> bytes:
     return pack_bytes(_MAGIC_RES, ptype, args)
 
 
+def res_args(ptype: int, args: tuple[bytes, ...]) -> bytes:
+    """``res`` for arguments already in a tuple: compiled, ``res(t, *args)`` is a generic call."""
+    return pack_bytes(_MAGIC_RES, ptype, args)
+
+
 NOOP: Final = res(P.NOOP)
 NO_JOB: Final = res(P.NO_JOB)
 

@@ -16,7 +16,7 @@ from geartool.protocol.errors import ErrorCode, RemoteProtocolError
 
 from .config import ServerConfig
 from .model import Conn, Function, Job, Registration
-from .wire import NO_JOB, NOOP, parse_strtoll, res
+from .wire import NO_JOB, NOOP, parse_strtoll, res, res_args
 
 log = logging.getLogger("geartool.server")
 P = PacketType
@@ -225,14 +225,14 @@ class WorkerSide:
         fn = job.function
         if ptype is _WORK_EXCEPTION:
             fn.exceptions += 1
-            exc = res(ptype, *args)
+            exc = res_args(ptype, args)
             fail = res(_WORK_FAIL_TYPE, job.handle)
             for c in job.listeners:
                 self.send(c, exc if c.exceptions else fail)
             self._finish(job)
             return
         if job.listeners:
-            data = res(ptype, *args)
+            data = res_args(ptype, args)
             for c in job.listeners:
                 self.send(c, data)
         if ptype is _WORK_STATUS:
