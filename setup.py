@@ -58,4 +58,9 @@ setup(ext_modules=[Extension(
     extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra"],
     libraries=["m"],
     optional=True,
+), Extension(
+    "geartool.server._fastio",
+    sources=["geartool/server/_fastio.c"],
+    extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra"],
+    optional=True,
 ), *mypyc_extensions()])

@@ -9,7 +9,6 @@ make the server buffer without bound), and one past the server's write limit is 
 from __future__ import annotations
 
 import logging
-import os
 import select
 import socket
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from geartool.protocol import Decoder
 
+from . import sysio
 from .model import Conn, ready_bytes
 
 if TYPE_CHECKING:
@@ -29,8 +29,8 @@ _IN_OUT: Final = select.EPOLLIN | select.EPOLLOUT
 # Unsent replies above which the peer's requests are no longer read, until it catches up.
 _HIGH: Final = 4 * 1024 * 1024
 _LOW: Final = 1024 * 1024
-# os.write on the descriptor, not the socket's method: measured, it parses its arguments faster.
-_write: Final = os.write
+# On the descriptor, not the socket's send(): measured, it parses its arguments faster.
+_write: Final = sysio.write
 
 
 class Peer:

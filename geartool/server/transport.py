@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import os
 import select
 import socket
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Final
 
 from geartool.protocol import Decoder, Frame, RemoteProtocolError
 
+from . import sysio
 from .admin import handle_admin
 from .outgoing import Outgoing, Peer, flush
 from .sockets import is_loopback
@@ -40,8 +40,8 @@ _IN_GONE: Final = _IN | _GONE
 _READ_SIZE: Final = 65536  # what one recv() takes (below malloc's mmap threshold of 128 KB)
 _MAX_EVENTS: Final = 1024
 _ACCEPTS: Final = 128  # new connections taken per pass, so a flood cannot starve the others
-# os.read on the descriptor, not the socket's recv(): measured, it parses its arguments faster.
-_read: Final = os.read
+# On the descriptor, not the socket's recv(): measured, it parses its arguments faster.
+_read: Final = sysio.read
 _OUT_OF_FDS: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
