@@ -22,7 +22,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.harness import build, report  # noqa: E402
-from benchmarks.harness.servers import TARGETS, versions  # noqa: E402
+from benchmarks.harness.servers import TARGETS, geartool_code, versions  # noqa: E402
 from benchmarks.harness.workloads import FULL, QUICK, WORKLOADS, describe  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -99,6 +99,7 @@ def run(argv: list[str] | None = None) -> int:
     kinds.append((cand_name, args.candidate))
     results: dict[str, dict[str, Any]] = {}
     failures = 0
+    found = versions()  # before the first server starts, to compare with the state at the end
     load = os.getloadavg()[0]
     if load > 0.5:
         print(f"note: load average is {load:.2f} before the run; other work on this machine "
@@ -121,10 +122,18 @@ def run(argv: list[str] | None = None) -> int:
                 print(f"[{wl}] {title:40s} {name:10s} {_summary(res)}  "
                       f"({time.monotonic() - t0:.1f} s)", flush=True)
         results[wl] = {name: _best(wl, r) for name, r in runs.items()}
+    # A compiled module's source edited mid-run makes every later server start run the Python
+    # sources (see geartool/_compiled.py): such a run mixes two builds and proves nothing.
+    code_after = geartool_code()
+    if code_after != found["geartool_code"]:
+        print(f"error: geartool's code changed during the run ({found['geartool_code']} at the "
+              f"start, {code_after} at the end): the figures mix two builds", flush=True)
+        found["geartool_code"] += f" then {code_after}"
+        failures += 1
     meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
             "mode": "quick" if args.quick else "full", "cpus": os.cpu_count(),
             "load_before": round(load, 2), "repeat": args.repeat,
-            **versions(), "sizes": describe(sizes)}
+            **found, "sizes": describe(sizes)}
     table = report.rows(results, args.baseline, cand_name)
     md = report.markdown(table, results, args.baseline, cand_name, meta)
     print()

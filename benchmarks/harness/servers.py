@@ -128,6 +128,16 @@ class Server:
         self.stop()
 
 
+def geartool_code() -> str:
+    """Which code a geartool server started now runs: compiled (mypyc), or why its sources."""
+    try:
+        proc = subprocess.run([sys.executable, "-c", "import geartool; print(geartool.COMPILED)"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=30)
+        return proc.stdout.strip() or "?"
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+
+
 def versions() -> dict[str, str]:
     """Version strings of the servers under test, for the results file."""
     out = {"python": sys.version.split()[0]}
@@ -138,12 +148,7 @@ def versions() -> dict[str, str]:
             out["gearmand"] = proc.stdout.strip().splitlines()[0] if proc.stdout else "?"
         except (OSError, subprocess.TimeoutExpired):
             out["gearmand"] = "?"
-    try:  # which code the geartool server runs: compiled (mypyc) or its Python sources
-        proc = subprocess.run([sys.executable, "-c", "import geartool; print(geartool.COMPILED)"],
-                              cwd=ROOT, capture_output=True, text=True, timeout=30)
-        out["geartool_code"] = proc.stdout.strip() or "?"
-    except (OSError, subprocess.TimeoutExpired):
-        out["geartool_code"] = "?"
+    out["geartool_code"] = geartool_code()
     try:
         proc = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                               capture_output=True, text=True, timeout=10)

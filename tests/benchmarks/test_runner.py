@@ -128,3 +128,23 @@ def test_runner_compares_two_servers(tmp_path: Path) -> None:
     assert len(rates) == 3 and all(row["ratio"] is not None and row["ratio"] > 0 for row in rates)
     md = (tmp_path / "latest.md").read_text()
     assert "| a | bg submits/s |" in md and "Crash check (f)" in md
+
+
+def test_a_build_that_changes_during_the_run_fails_it(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Editing a compiled module's source mid-run sends later server starts to the Python
+    sources: the runner must not report such mixed figures as one build's."""
+    need("gearmand")
+    from benchmarks import run as runner
+
+    states = iter(["compiled", "stale"])
+    monkeypatch.setattr(runner, "versions", lambda: {"geartool_code": next(states)})
+    monkeypatch.setattr(runner, "geartool_code", lambda: next(states))
+    status = runner.run(["--quick", "--only", "g", "--candidate", "gearmand",
+                         "--out", str(tmp_path)])
+    assert status == 1
+    assert "geartool's code changed during the run (compiled at the start, stale at the end)" \
+        in capsys.readouterr().out
+    doc = json.loads((tmp_path / "latest.json").read_text())
+    assert doc["meta"]["geartool_code"] == "compiled then stale"
