@@ -59,6 +59,11 @@ setup(ext_modules=[Extension(
     libraries=["m"],
     optional=True,
 ), Extension(
+    "geartool.protocol._cframe",
+    sources=["geartool/protocol/_cframe.c"],
+    extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra"],
+    optional=True,
+), Extension(
     "geartool.server._fastio",
     sources=["geartool/server/_fastio.c"],
     extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra"],

@@ -1,0 +1,5 @@
+from .frames import Frame
+from .spec import Magic, PacketType
+
+def frame(cls: type[Frame], magic: Magic, ptype: PacketType | None, count: int, buf: bytes,
+          start: int, end: int, /) -> Frame | None: ...

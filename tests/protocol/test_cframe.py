@@ -1,0 +1,72 @@
+"""The optional C frame builder makes exactly the Frame the Python path makes, or defers to it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geartool.protocol import codec
+from geartool.protocol.errors import RemoteProtocolError
+from geartool.protocol.frames import ARG_COUNTS, TYPES, Frame, split_args
+from geartool.protocol.spec import Magic
+from tests.conftest import IN_CI
+
+MakeFrame = Callable[..., "Frame | None"]
+
+
+def _make() -> MakeFrame:
+    try:
+        from geartool.protocol._cframe import frame
+    except ImportError:
+        if IN_CI:
+            pytest.fail("geartool.protocol._cframe is not built (setup.py needs a C compiler)")
+        pytest.skip("geartool.protocol._cframe is not built here")
+    return frame
+
+
+def test_the_decoder_uses_it_when_built() -> None:
+    try:
+        from geartool.protocol._cframe import frame
+    except ImportError:
+        frame = None
+    if os.environ.get("GEARTOOL_PURE_PYTHON") or frame is None:
+        assert codec._cframe is None
+    else:
+        assert codec._cframe is frame
+
+
+@settings(max_examples=600, deadline=None)
+@given(ptype=st.integers(1, len(TYPES) - 1),
+       payload=st.lists(st.sampled_from([b"\0", b"a", b"xyz", b"", b"\0\0", b"\xff"]),
+                        max_size=12).map(b"".join),
+       before=st.binary(max_size=5), after=st.binary(max_size=5))
+def test_same_frame_as_the_python_path(ptype: int, payload: bytes, before: bytes,
+                                       after: bytes) -> None:
+    make = _make()
+    buf = before + payload + after
+    got = make(Frame, Magic.RES, TYPES[ptype], ARG_COUNTS[ptype], buf, len(before),
+               len(before) + len(payload))
+    try:
+        want = Frame(Magic.RES, TYPES[ptype], split_args(ptype, payload))  # type: ignore[arg-type]
+    except RemoteProtocolError:
+        assert got is None  # the decoder then runs split_args, which raises with its message
+        return
+    assert got == want and type(got) is Frame and type(got.args) is tuple
+    assert all(type(a) is bytes for a in got.args)
+
+
+def test_bad_calls_are_refused_not_crashes() -> None:
+    make = _make()
+    with pytest.raises(TypeError):
+        make(Frame, Magic.REQ, TYPES[7], 3, bytearray(b"a\0b\0c"), 0, 5)
+    with pytest.raises(TypeError):
+        make(dict, Magic.REQ, TYPES[7], 3, b"a\0b\0c", 0, 5)
+    for count, start, end in ((3, 0, 6), (3, 4, 2), (-1, 0, 5), (3, -1, 5)):
+        with pytest.raises(ValueError):
+            make(Frame, Magic.REQ, TYPES[7], count, b"a\0b\0c", start, end)
+    with pytest.raises(TypeError):
+        make(Frame, Magic.REQ)
