@@ -16,6 +16,7 @@ import sys
 from types import ModuleType
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 
 def _compiled_list() -> ModuleType:
@@ -44,10 +45,37 @@ def mypyc_extensions() -> list[Extension]:
               file=sys.stderr)
         listing.forget_build()
         return []
-    listing.write_record()  # which sources these were built from
+    listing.write_record()  # which sources these were built from (dropped if the build fails)
     for ext in extensions:
         ext.optional = True  # a failed compile leaves some absent: the sources are used
+    BuildExt.mypyc_names = {ext.name for ext in extensions}
     return extensions
+
+
+class BuildExt(build_ext):
+    """build_ext that drops the record of compiled sources when any mypyc module fails to build.
+
+    The record is written before compiling. If the compile then fails, an in-place (editable)
+    build keeps the previous build's modules, and with a fresh record they would pass for the
+    new sources: stale machine code reported as compiled. Without the record the sources run.
+    """
+
+    mypyc_names: set[str] = set()
+
+    def run(self) -> None:
+        self.failed: list[str] = []
+        super().run()
+        if self.mypyc_names & set(self.failed):
+            print("geartool: the compiled hot path failed to build; it runs as Python",
+                  file=sys.stderr)
+            _compiled_list().forget_build()
+
+    def build_extension(self, ext: Extension) -> None:
+        try:
+            super().build_extension(ext)
+        except Exception:
+            self.failed.append(ext.name)
+            raise  # (build_ext then skips it: the extensions are optional)
 
 
 setup(ext_modules=[Extension(
@@ -68,4 +96,4 @@ setup(ext_modules=[Extension(
     sources=["geartool/server/_fastio.c"],
     extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra"],
     optional=True,
-), *mypyc_extensions()])
+), *mypyc_extensions()], cmdclass={"build_ext": BuildExt})
