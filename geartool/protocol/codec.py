@@ -6,30 +6,12 @@ starts a binary header and anything else starts a text line, so one connection m
 
 from __future__ import annotations
 
-import os
 from collections import deque
-from collections.abc import Callable
 from typing import Final, NamedTuple
 
 from .errors import ErrorCode, RemoteProtocolError
-from .frames import ARG_COUNTS, TYPES, Frame, split_args
-from .spec import HEADER_SIZE, Magic, PacketType
-
-MakeFrame = Callable[[type[Frame], Magic, "PacketType | None", int, bytes, int, int],
-                     "Frame | None"]
-
-
-def _load_cframe() -> MakeFrame | None:
-    """The optional C builder of frames (``_cframe.c``); None without a compiler at install
-    time or with GEARTOOL_PURE_PYTHON set. Frames come out the same either way."""
-    if os.environ.get("GEARTOOL_PURE_PYTHON"):
-        return None
-    try:
-        from ._cframe import frame
-    except ImportError:
-        return None
-    return frame
-
+from .frames import ARG_COUNTS, TYPES, Frame, c_frame, split_args
+from .spec import HEADER_SIZE, Magic
 
 _M_REQ: Final = Magic.REQ
 _M_RES: Final = Magic.RES
@@ -38,7 +20,7 @@ _TYPES: Final = TYPES
 _FRAME: Final = Frame
 _new_frame: Final = tuple.__new__  # skips NamedTuple's Python-level __new__ on the hot path
 _ARG_COUNTS: Final = ARG_COUNTS
-_cframe: Final = _load_cframe()
+_cframe: Final = c_frame  # C (_cframe.c) when built; frames come out the same either way
 DEFAULT_MAX_PAYLOAD: Final = 64 * 1024 * 1024
 # gearmand parses text lines in an 8 KiB buffer; a longer line closes the connection there too.
 DEFAULT_MAX_LINE: Final = 8192
