@@ -12,20 +12,26 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <errno.h>
+#include <limits.h>
 #include <sys/socket.h>
 
 static char buffer[65536];
 
 static int take_fd(PyObject *arg, int *fd)
 {
-    *fd = _PyLong_AsInt(arg);
-    if (*fd == -1 && PyErr_Occurred())
+    long value = PyLong_AsLong(arg); /* (the public API: _PyLong_AsInt is gone in 3.13) */
+    if (value == -1 && PyErr_Occurred())
         return -1;
-    if (*fd < 0) {
+    if (value > INT_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "fd is greater than maximum");
+        return -1;
+    }
+    if (value < 0) {
         errno = EBADF;
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
     }
+    *fd = (int)value;
     return 0;
 }
 
