@@ -18,6 +18,7 @@ nothing from geartool.
 from __future__ import annotations
 
 import binascii
+import importlib
 import importlib.machinery
 import os
 import sys
@@ -56,6 +57,18 @@ def crc(path: str) -> int | None:
         with open(path, "rb") as f:
             return binascii.crc32(f.read())
     except OSError:
+        return None
+
+
+def extension(name: str) -> ModuleType | None:
+    """One of the hand-written optional C modules (the decoder's fast path, the server's socket
+    calls, the codec's frame builder), or None when it was not built or GEARTOOL_PURE_PYTHON is
+    set: the caller then runs its Python path, which gives the same results."""
+    if os.environ.get("GEARTOOL_PURE_PYTHON"):
+        return None
+    try:
+        return importlib.import_module(name)
+    except ImportError:  # installed without a C compiler
         return None
 
 

@@ -11,9 +11,10 @@ the output never depends on which path ran. ``GEARTOOL_PURE_PYTHON=1`` turns the
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from types import ModuleType
+
+from geartool import _compiled
 
 from .adminview import AdminContext
 from .net import format_addr
@@ -23,13 +24,7 @@ from .stream import ends_inside, never_synced, skipped_to_sync
 
 
 def _load() -> ModuleType | None:
-    if os.environ.get("GEARTOOL_PURE_PYTHON"):
-        return None
-    try:
-        from . import _fastdecode  # type: ignore[attr-defined]
-    except ImportError:  # installed without a C compiler
-        return None
-    return _fastdecode
+    return _compiled.extension("geartool.decode._fastdecode")  # at each use: tests toggle it
 
 
 def available() -> bool:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import struct
 from collections.abc import Callable
 from typing import Any, Final, NamedTuple
+
+from geartool import _compiled
 
 from .errors import LocalProtocolError, RemoteProtocolError
 from .spec import SPEC_BY_NUMBER, SPECS, Magic, PacketType
@@ -78,16 +79,12 @@ Pack = Callable[[bytes, int, "tuple[bytes, ...] | list[bytes]"], "bytes | None"]
 
 
 def _load_c(name: str) -> Callable[..., Any] | None:
-    """A function of the optional C module ``_cframe.c``: the decoder's frame building or
-    pack_bytes. None without a compiler at install time or with GEARTOOL_PURE_PYTHON set.
-    Their results are the Python paths' (tests/protocol/test_cframe.py)."""
-    if os.environ.get("GEARTOOL_PURE_PYTHON"):
+    """A function of the optional C module ``_cframe.c`` (the decoder's frame building or
+    pack_bytes), or None; its results are the Python paths' (tests/protocol/test_cframe.py)."""
+    module = _compiled.extension("geartool.protocol._cframe")
+    if module is None:
         return None
-    try:
-        from . import _cframe
-    except ImportError:
-        return None
-    function: Callable[..., Any] = getattr(_cframe, name)
+    function: Callable[..., Any] = getattr(module, name)
     return function
 
 

@@ -8,21 +8,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from geartool import _compiled
+
 Reader = Callable[[int, int], bytes]
 Writer = Callable[[int, "bytes | memoryview"], int]
 
-
-def _load() -> tuple[Reader, Writer] | None:
-    if os.environ.get("GEARTOOL_PURE_PYTHON"):
-        return None
-    try:
-        from . import _fastio
-    except ImportError:  # installed without a C compiler
-        return None
-    return _fastio.read, _fastio.write
-
-
-_fast = _load()
+_fast = _compiled.extension("geartool.server._fastio")
 FAST = _fast is not None
-read: Reader = _fast[0] if _fast is not None else os.read
-write: Writer = _fast[1] if _fast is not None else os.write
+read: Reader = _fast.read if _fast is not None else os.read
+write: Writer = _fast.write if _fast is not None else os.write

@@ -14,7 +14,7 @@ _MAGIC_RES: Final = MAGIC_RES  # a C static when compiled; an imported name is a
 
 def res(ptype: int, *args: bytes) -> bytes:
     """A reply packet (RES magic) with these arguments."""
-    return pack_bytes(_MAGIC_RES, ptype, args)
+    return res_args(ptype, args)
 
 
 def res_args(ptype: int, args: tuple[bytes, ...]) -> bytes:
