@@ -96,4 +96,9 @@ setup(ext_modules=[Extension(
     sources=["geartool/server/_fastio.c"],
     extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra"],
     optional=True,
+), Extension(
+    "geartool.server._heap",
+    sources=["geartool/server/_heap.c"],
+    extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra"],
+    optional=True,
 ), *mypyc_extensions()], cmdclass={"build_ext": BuildExt})

@@ -7,6 +7,7 @@ for size; it shares Core's state, declared below for the type checker and the co
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from typing import Final
 
 from geartool.protocol import Frame, PacketType
@@ -58,6 +59,7 @@ class ClientSide(WorkerSide):
     _prefix: bytes
     _handle_seq: int
     _epochs: list[tuple[float, int, Job]]
+    untrack: Callable[[object], None] | None
 
     def _submit(self, conn: Conn, frame: Frame) -> None:
         # The hottest request: kept flat (no helper calls on the common path) on purpose.
@@ -112,6 +114,9 @@ class ClientSide(WorkerSide):
         job = Job(b"%b%d" % (self._prefix, seq), seq, fn, unique, data, prio, background, when,
                   reducer, self.clock())
         self.jobs[seq] = job
+        untrack = self.untrack
+        if untrack is not None:
+            untrack(job)
         if unique == b"-":
             if data:
                 fn.by_data[data] = job

@@ -18,6 +18,7 @@ from geartool.protocol.errors import ErrorCode
 from geartool.protocol.frames import TYPES
 from geartool.protocol.spec import SUBMIT_PRIORITY
 
+from . import heap
 from .clients import ClientSide
 from .config import MAX_CLIENT_ID, ServerConfig
 from .model import Conn, Function, Job
@@ -65,6 +66,11 @@ class Core(ClientSide):
         self._epochs: list[tuple[float, int, Job]] = []  # epoch jobs not yet due
         self._seq = 0
         self.uncommitted: list[Job] = []
+        # Applied to each new Job: the cyclic GC need never visit jobs, since ending a job
+        # breaks every link it has with connections and workers, so reference counting frees
+        # it (tests/server/test_memory.py checks every way a job ends, with this set to None
+        # so that the collector can see jobs to count them).
+        self.untrack = heap.untrack
         self.shutdown_requested: str | None = None
         self.draining = False  # graceful shutdown: hand out no new jobs
         # The other requests; submits, work results and grabs are called directly in handle().

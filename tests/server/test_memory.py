@@ -1,8 +1,10 @@
 """Jobs, registrations and connections are freed at once by reference counting.
 
-The server runs with a young-generation threshold of 50,000 (see ``app.tune_gc``), so garbage
+The server runs with a young-generation threshold of 50,000 (see ``heap.tune``), so garbage
 cycles reach a collection only rarely: anything a job or a connection leaves in a cycle would
-pile up in a busy server until then. These tests hold the cyclic GC off and count objects.
+pile up in a busy server until then. And the server takes every Job off the collector's lists
+(``Core.untrack``), so a Job left in a cycle would never be freed at all. These tests hold the
+cyclic GC off and count objects; they keep jobs visible to the collector so it can count them.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ def test_every_way_a_job_ends_leaves_nothing_behind() -> None:
 def _every_ending() -> None:
     h = Harness()
     core = h.core
+    core.untrack = None  # so that gc.get_objects() lists the jobs
 
     def grab(worker: Conn) -> None:
         h.received(worker)  # a NOOP or two from sleeping
@@ -143,6 +146,7 @@ def test_finished_jobs_do_not_wait_for_their_timeout_in_memory() -> None:
     """A CAN_DO_TIMEOUT worker's finished jobs are not kept, data and all, until the deadline
     they no longer have (their heap entries are dropped once stale ones dominate)."""
     h = Harness()
+    h.core.untrack = None  # so that gc.get_objects() lists the jobs
     w = h.conn()
     h.send(w, P.CAN_DO_TIMEOUT, b"f", b"3600000")  # one hour
     c = h.conn()
