@@ -62,8 +62,9 @@ def crc(path: str) -> int | None:
 
 def extension(name: str) -> ModuleType | None:
     """One of the hand-written optional C modules (the decoder's fast path, the server's socket
-    calls, the codec's frame builder), or None when it was not built or GEARTOOL_PURE_PYTHON is
-    set: the caller then runs its Python path, which gives the same results."""
+    calls and heap set-up, the codec's frame builder), or None when it was not built or
+    GEARTOOL_PURE_PYTHON is set: the caller then runs its Python path, which gives the same
+    results."""
     if os.environ.get("GEARTOOL_PURE_PYTHON"):
         return None
     try:
