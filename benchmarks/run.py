@@ -52,7 +52,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 # Which figure decides the best of repeated runs, and whether larger is better.
 PRIMARY = {"a": ("rate", True), "b": ("rate", True), "c": ("rate", True),
            "d": ("rss_per_conn_bytes", False), "e": ("rss_per_job_bytes", False),
-           "f": ("rate", True), "g": ("rate", True)}
+           "f": ("rate", True), "g": ("rate", True), "h": ("submit_ms", False)}
 
 
 def _derive(res: dict[str, Any]) -> dict[str, Any]:
@@ -77,9 +77,10 @@ def _summary(res: dict[str, Any]) -> str:
         return f"ERROR {res['error']}"
     bits = []
     for key in ("rate", "p50_ms", "p99_ms", "rss_per_conn_bytes", "rss_per_job_bytes",
-                "round_p50_ms", "server_cpu_us_per_job"):
+                "round_p50_ms", "server_cpu_us_per_job", "help_ms", "submit_ms"):
         if key in res:
-            digits = 3 if "ms" in key else 2 if "cpu_us" in key else 0
+            digits = (1 if key in ("help_ms", "submit_ms") else 3 if "ms" in key
+                      else 2 if "cpu_us" in key else 0)
             bits.append(f"{key}={res[key]:,.{digits}f}")
     if "kill9" in res:
         bits.append(f"kill9_lost={res['kill9']['lost']}")

@@ -1,5 +1,6 @@
-"""The seven workloads (a-g). Each starts a fresh server of the given kind, drives it with the
-load generator and returns the loadgen's measurements; a failed check raises LoadgenError.
+"""The workloads: a-g start a fresh server of the given kind, drive it with the load generator
+and return the loadgen's measurements (a failed check raises LoadgenError); h times the
+command-line tools (``cli.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import build
+from benchmarks.harness import build, cli
 from benchmarks.harness.servers import Server
 
 
@@ -38,6 +39,7 @@ class Sizes:
     kill_after: float = 2.0
     coal_clients: int = 1_000
     coal_rounds: int = 50
+    cli_runs: int = 15  # fresh processes per command-line figure (the median is reported)
     duration: float = 20.0  # stop issuing new work after this many seconds
     timeout: float = 180.0  # hard deadline per loadgen run: anything outstanding is lost
 
@@ -45,7 +47,7 @@ class Sizes:
 FULL = Sizes()
 QUICK = Sizes(bg_jobs=50_000, fg_jobs=20_000, drain_jobs=20_000, idle_conns=1_000,
               mem_jobs=50_000, durable_seconds=1.5, kill_after=1.0, coal_clients=100,
-              coal_rounds=5, duration=10.0, timeout=60.0)
+              coal_rounds=5, cli_runs=3, duration=10.0, timeout=60.0)
 
 
 def _bg(binary: Path, kind: str, s: Sizes) -> dict[str, Any]:
@@ -131,6 +133,10 @@ def _coalesce(binary: Path, kind: str, s: Sizes) -> dict[str, Any]:
                          rounds=s.coal_rounds, duration=s.duration, timeout=s.timeout)
 
 
+def _cli(binary: Path, kind: str, s: Sizes) -> dict[str, Any]:
+    return cli.measure(kind, s.cli_runs)
+
+
 Workload = Callable[[Path, str, Sizes], dict[str, Any]]
 
 WORKLOADS: dict[str, tuple[str, Workload]] = {
@@ -141,6 +147,7 @@ WORKLOADS: dict[str, tuple[str, Workload]] = {
     "e": ("queued background jobs: RSS per job", _mem),
     "f": ("durable background submits (SQLite)", _durable),
     "g": ("clients coalescing on one unique id", _coalesce),
+    "h": ("command-line tools: help, one round trip", _cli),
 }
 
 

@@ -148,3 +148,31 @@ def test_a_build_that_changes_during_the_run_fails_it(tmp_path: Path,
         in capsys.readouterr().out
     doc = json.loads((tmp_path / "latest.json").read_text())
     assert doc["meta"]["geartool_code"] == "compiled then stale"
+
+
+def test_command_line_timings_check_each_round_trip() -> None:
+    need("gearman")
+    from benchmarks.harness import cli
+
+    for kind in ("geartool", "gearmand"):
+        res = cli.measure(kind, 2)
+        assert 0 < res["help_min_ms"] <= res["help_ms"]
+        assert 0 < res["submit_min_ms"] <= res["submit_ms"]
+    # a round trip whose output is not the reversed data fails the run, it is not timed
+    with pytest.raises(RuntimeError, match="expected 'olleh'"):
+        cli._timed([sys.executable, "-c", "print('hello')"], "olleh")
+
+
+def test_absolute_targets_judge_the_candidate_alone() -> None:
+    from benchmarks.harness import report
+
+    results = {"h": {"base": {"help_ms": 1.0, "submit_ms": 3.0},
+                     "cand": {"help_ms": 120.0, "submit_ms": 260.0}}}
+    rows = {r["metric"]: r for r in report.rows(results, "base", "cand")}
+    help_row = rows["--help ms (fresh process, median)"]
+    submit_row = rows["submit round trip ms (warm server)"]
+    # 120x the C tool's time, yet within the 150 ms limit; 260 ms is over the 250 ms one
+    assert help_row["ratio"] == 120.0 and help_row["met"] is True
+    assert submit_row["met"] is False
+    table = report.markdown(list(rows.values()), results, "base", "cand", {})
+    assert "| <= 150 ms | yes |" in table and "| <= 250 ms | NO |" in table
