@@ -1,56 +1,33 @@
-"""The ``geartool`` command: a Typer front-end.
+"""The ``geartool`` command.
 
-Each command group lives in its own module with a ``register(app)`` function. Heavy libraries
-(textual, scapy, prompt_toolkit) and even the server are imported inside the command functions,
-so ``geartool --help`` stays fast.
+The Typer app lives in ``typer_app``; importing it costs about 40 ms (Typer itself and every
+command group), which is most of what ``geartool --help`` took. ``main`` answers that one
+request from a cache when it can (``helpcache``), and ``geartool.cli.app`` still names the app.
 """
 
 from __future__ import annotations
 
-import importlib
-
-import typer
-
-from geartool import COMPILED, __version__, _compiled
-
-# Command-group modules, in the order their commands appear in --help.
-GROUPS = ("server", "submit", "work", "admin", "top", "shell", "proxy", "decode")
-
-app = typer.Typer(
-    name="geartool",
-    help="Gearman toolkit: job server, client, worker, admin, monitor, shell and decoder.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        # Which code runs belongs in every bug report: the compiled modules or their sources.
-        typer.echo(f"geartool {__version__} ({_compiled.DESCRIPTIONS[COMPILED]})")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
-) -> None:
-    """Gearman toolkit: job server, client, worker, admin, monitor, shell and decoder."""
-
-
-for _name in GROUPS:
-    try:
-        _module = importlib.import_module(f"geartool.cli.{_name}")
-    except ModuleNotFoundError as exc:  # a command group not built yet
-        if exc.name != f"geartool.cli.{_name}":
-            raise
-        continue
-    _module.register(app)
+import os
+import sys
+from typing import Any
 
 
 def main() -> None:
+    argv = sys.argv
+    if len(argv) == 2 and argv[1] in ("--help", "-h") and \
+            os.path.basename(argv[0]) == "geartool":
+        from . import helpcache
+
+        helpcache.serve()
+        return
+    from .typer_app import app
+
     app()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        from .typer_app import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

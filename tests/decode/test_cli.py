@@ -149,7 +149,7 @@ def test_damaged_captures_show_anomalies_and_exit_0() -> None:
 
 
 def test_help_does_not_import_scapy() -> None:
-    code = "import sys, geartool.cli; print('scapy' in sys.modules)"
+    code = "import sys, geartool.cli.typer_app; print('scapy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -228,7 +228,7 @@ def test_live_names_for_completion(any_server: tuple[str, int]) -> None:
 
 
 def test_cli_help_does_not_load_the_shell() -> None:
-    code = ("import sys, geartool.cli; print(sorted(m for m in ('prompt_toolkit', "
+    code = ("import sys, geartool.cli.typer_app; print(sorted(m for m in ('prompt_toolkit', "
             "'geartool.shell', 'asyncio') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT)
