@@ -28,8 +28,14 @@ _CLI = Path(__file__).resolve().parent
 _PREFIX = "help-"
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+def cache_dir() -> Path | None:
+    """Where the cache lives; None when there is no sensible place (no home directory)."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # unset, empty or relative: the XDG spec says ignore it
+        home = os.path.expanduser("~")
+        if not os.path.isabs(home):  # no $HOME and no passwd entry: never write into the cwd
+            return None
+        base = os.path.join(home, ".cache")
     return Path(base) / "geartool"
 
 
@@ -83,7 +89,10 @@ def serve() -> None:
     """Print the help (cached or rendered), exiting with Typer's status if it was not 0."""
     path: Path | None = None
     try:
-        path = cache_dir() / f"{_PREFIX}{key()}.txt"
+        where = cache_dir()
+        if where is None:
+            raise FileNotFoundError("no cache directory")
+        path = where / f"{_PREFIX}{key()}.txt"
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError, ValueError):
         code, text = render()

@@ -100,3 +100,19 @@ def test_a_changed_command_module_is_a_cache_miss(tmp_path: Path,
     (tmp_path / "new.py").write_text("")
     added = helpcache.key()
     assert len({before, touched, resized, added}) == 4
+
+
+def test_no_home_and_a_relative_xdg_cache_write_nothing(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from geartool.cli import helpcache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert helpcache.cache_dir() == tmp_path / ".cache" / "geartool"
+    monkeypatch.delenv("HOME")
+    monkeypatch.setattr(os.path, "expanduser", lambda p: p)  # as with no passwd entry either
+    assert helpcache.cache_dir() is None
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["geartool", "--help"])
+    helpcache.serve()  # rendered by Typer, cached nowhere
+    assert list(tmp_path.iterdir()) == []
