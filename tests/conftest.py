@@ -6,6 +6,7 @@ green by quietly testing nothing.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import socket
@@ -14,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -42,6 +44,18 @@ def need(tool: str) -> str:
             pytest.fail(msg)
         pytest.skip(msg)
     return path
+
+
+def c_module(name: str) -> ModuleType:
+    """One of geartool's optional C modules; skip without it locally, fail without it in CI
+    (where .ci/run installs a compiler, so a missing module is a broken build)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        msg = f"{name} is not built (setup.py needs a C compiler)"
+        if IN_CI:
+            pytest.fail(msg)
+        pytest.skip(msg)
 
 
 def free_port() -> int:

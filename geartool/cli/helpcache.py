@@ -94,7 +94,7 @@ def serve() -> None:
             raise FileNotFoundError("no cache directory")
         path = where / f"{_PREFIX}{key()}.txt"
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError, ValueError):
+    except (OSError, ValueError):  # (a UnicodeDecodeError is a ValueError)
         code, text = render()
         if code != 0:
             sys.stdout.write(text)

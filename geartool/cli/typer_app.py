@@ -50,4 +50,3 @@ for _name in GROUPS:
             raise
         continue
     _module.register(app)
-

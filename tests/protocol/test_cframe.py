@@ -14,18 +14,13 @@ from geartool.protocol import codec
 from geartool.protocol.errors import RemoteProtocolError
 from geartool.protocol.frames import ARG_COUNTS, TYPES, Frame, pack_bytes, split_args
 from geartool.protocol.spec import Magic
-from tests.conftest import IN_CI
+from tests.conftest import c_module
 
 MakeFrame = Callable[..., "Frame | None"]
 
 
 def _make() -> MakeFrame:
-    try:
-        from geartool.protocol._cframe import frame
-    except ImportError:
-        if IN_CI:
-            pytest.fail("geartool.protocol._cframe is not built (setup.py needs a C compiler)")
-        pytest.skip("geartool.protocol._cframe is not built here")
+    frame: MakeFrame = c_module("geartool.protocol._cframe").frame
     return frame
 
 

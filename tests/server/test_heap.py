@@ -11,18 +11,12 @@ import pytest
 
 from geartool.protocol import PacketType as P
 from geartool.server import heap
-from tests.conftest import IN_CI
+from tests.conftest import c_module
 from tests.server.helpers import Harness
 
 
 def _c() -> ModuleType:
-    try:
-        from geartool.server import _heap
-    except ImportError:
-        if IN_CI:
-            pytest.fail("geartool.server._heap is not built (setup.py needs a C compiler)")
-        pytest.skip("geartool.server._heap is not built here")
-    return _heap
+    return c_module("geartool.server._heap")
 
 
 def test_the_core_takes_each_job_off_the_collectors_lists() -> None:

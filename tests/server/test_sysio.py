@@ -10,29 +10,17 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from geartool.server import sysio
-from tests.conftest import IN_CI
+from tests.conftest import c_module
 
 Pair = tuple[Callable[[int, int], bytes], Callable[[int, bytes | memoryview], int]]
-
-
-def _fast() -> Pair | None:
-    try:
-        from geartool.server import _fastio
-    except ImportError:
-        return None
-    return _fastio.read, _fastio.write
 
 
 @pytest.fixture(params=["os", "fast"])
 def io(request: pytest.FixtureRequest) -> Pair:
     if request.param == "os":
         return os.read, os.write
-    pair = _fast()
-    if pair is None:
-        if IN_CI:
-            pytest.fail("geartool.server._fastio is not built (setup.py needs a C compiler)")
-        pytest.skip("geartool.server._fastio is not built here")
-    return pair
+    fastio = c_module("geartool.server._fastio")
+    return fastio.read, fastio.write
 
 
 @pytest.fixture
@@ -46,10 +34,11 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
 
 
 def test_the_server_uses_the_shim_when_built() -> None:
-    if os.environ.get("GEARTOOL_PURE_PYTHON") or _fast() is None:
+    if os.environ.get("GEARTOOL_PURE_PYTHON"):
         assert sysio.read is os.read and not sysio.FAST
     else:
-        assert sysio.FAST and sysio.read is not os.read
+        fastio = c_module("geartool.server._fastio")
+        assert sysio.FAST and sysio.read is fastio.read
 
 
 def test_read_takes_what_is_there_up_to_n(io: Pair, pair: tuple[socket.socket, socket.socket]
