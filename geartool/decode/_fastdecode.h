@@ -25,7 +25,7 @@
 
 /* BAIL: leave this capture to the Python decoder; PYERR: a Python exception is set. */
 enum { OK = 0, BAIL = 1, NOMEM = 2, PYERR = 3 };
-/* The anomalies the fast path reports, numbered as fast.py's _ANOMALIES. */
+/* The anomalies the fast path reports, by the numbers fast.py's Hooks.anomaly reads. */
 enum { SKIPPED_TO_SYNC = 0, NEVER_SYNCED = 1, ENDS_INSIDE = 2 };
 #define MAX_TYPES 42
 #define MAX_ARGS 8

@@ -65,7 +65,13 @@ class _View:
         return shown(self._ctx, stream, bool(to_server), line)
 
     def anomaly(self, kind: int, value: int | bytes) -> str:
-        item = _ANOMALIES[kind](value)  # type: ignore[operator]
+        # 0 and 1 carry a byte count, 2 the bytes of the unfinished packet (_fastdecode.h)
+        if kind == 2:
+            assert isinstance(value, bytes)
+            item = ends_inside(value)
+        else:
+            assert isinstance(value, int)
+            item = (skipped_to_sync, never_synced)[kind](value)
         return self._r.anomaly_json(item) if self._json else self._r.anomaly_text(item)
 
     def where(self, stream: int, to_server: int, client: str, server: str) -> str:
@@ -78,5 +84,3 @@ class _View:
         return self._r.header_line(stream, client, server, first_frame, bool(midstream))
 
 
-# The anomalies the fast path can meet, by the number it passes (see _fastdecode.h).
-_ANOMALIES = (skipped_to_sync, never_synced, ends_inside)
