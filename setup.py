@@ -78,27 +78,21 @@ class BuildExt(build_ext):
             raise  # (build_ext then skips it: the extensions are optional)
 
 
-setup(ext_modules=[Extension(
-    "geartool.decode._fastdecode",
-    sources=[f"geartool/decode/_fast{part}.c"
-             for part in ("decode", "capture", "stream", "frame", "format", "escape")],
-    depends=["geartool/decode/_fastdecode.h"],
-    extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra"],
-    libraries=["m"],
-    optional=True,
-), Extension(
-    "geartool.protocol._cframe",
-    sources=["geartool/protocol/_cframe.c"],
-    extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra"],
-    optional=True,
-), Extension(
-    "geartool.server._fastio",
-    sources=["geartool/server/_fastio.c"],
-    extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra"],
-    optional=True,
-), Extension(
-    "geartool.server._heap",
-    sources=["geartool/server/_heap.c"],
-    extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra"],
-    optional=True,
-), *mypyc_extensions()], cmdclass={"build_ext": BuildExt})
+def c_module(name: str, sources: list[str], **extra: list[str]) -> Extension:
+    """One of the hand-written C modules: optional, since each has a Python path that gives
+    the same results (geartool/_compiled.py, extension())."""
+    return Extension(name, sources=sources, extra_compile_args=["-O2", "-std=c11", "-Wall",
+                                                                "-Wextra"],
+                     optional=True, **extra)
+
+
+setup(ext_modules=[
+    c_module("geartool.decode._fastdecode",
+             [f"geartool/decode/_fast{part}.c"
+              for part in ("decode", "capture", "stream", "frame", "format", "escape")],
+             depends=["geartool/decode/_fastdecode.h"], libraries=["m"]),
+    c_module("geartool.protocol._cframe", ["geartool/protocol/_cframe.c"]),
+    c_module("geartool.server._fastio", ["geartool/server/_fastio.c"]),
+    c_module("geartool.server._heap", ["geartool/server/_heap.c"]),
+    *mypyc_extensions(),
+], cmdclass={"build_ext": BuildExt})
