@@ -52,7 +52,9 @@ class Server:
         # Replies a peer may leave unread before it is cut off: room for two of the largest
         # packets plus slack, so only a peer that has really stopped reading is affected.
         self.hub = Hub(self.core, self._slow_paths, self.tune_socket, config.max_packet_size,
-                       2 * config.max_packet_size + 16 * 1024 * 1024)
+                       2 * config.max_packet_size + 16 * 1024 * 1024, self._starved)
+        self.reserve = heap.Reserve()
+        self._jobs_when_starved = 0
 
     @property
     def write_limit(self) -> int:
@@ -79,6 +81,7 @@ class Server:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
+        self.reserve.take()
         self.replay()
         self.core.started = self.core.clock()
         socks = []
@@ -130,6 +133,40 @@ class Server:
         if core.shutdown_requested and not self._stopping:
             self._shutdown_task = asyncio.get_running_loop().create_task(
                 self.shutdown(graceful=core.shutdown_requested == "graceful"))
+
+    # ---- out of memory ----------------------------------------------------------------------
+
+    def _starved(self) -> None:
+        """An allocation failed: give back the reserve so that serving workers, admin commands
+        and error replies can still allocate, and refuse new jobs until memory is free again."""
+        core = self.core
+        # Replies a failed write pass left unsent get their turn at the next one.
+        core.dirty.extend(c for c in core.conns.values() if c.out)
+        if core.memory_low:
+            return
+        self.reserve.release()
+        core.memory_low = True
+        self._jobs_when_starved = len(core.jobs)
+        log.error("out of memory with %d jobs: refusing new jobs until memory is free again",
+                  len(core.jobs))
+        asyncio.get_running_loop().call_later(1.0, self._check_memory)
+
+    def _check_memory(self) -> None:
+        """Once a second while starved: accept jobs again once a quarter of the jobs are gone
+        (their memory is free for reuse) or the address space for two reserves is free."""
+        core = self.core
+        if self._stopping:
+            return
+        ready = self.reserve.take(headroom=self.reserve.size)
+        if not ready and len(core.jobs) <= self._jobs_when_starved * 3 // 4:
+            self.reserve.take()  # freed memory is reused inside the process, not given back
+            ready = True
+        if ready:
+            core.memory_low = False
+            log.warning("memory available again with %d jobs: accepting new jobs%s",
+                        len(core.jobs), "" if self.reserve.held else " (no reserve left)")
+            return
+        asyncio.get_running_loop().call_later(1.0, self._check_memory)
 
     def _arm_timer(self, deadline: float) -> None:
         loop = asyncio.get_running_loop()

@@ -60,6 +60,7 @@ class ClientSide(WorkerSide):
     _handle_seq: int
     _epochs: list[tuple[float, int, Job]]
     untrack: Callable[[object], None] | None
+    memory_low: bool
 
     def _submit(self, conn: Conn, frame: Frame) -> None:
         # The hottest request: kept flat (no helper calls on the common path) on purpose.
@@ -77,6 +78,9 @@ class ClientSide(WorkerSide):
                 reducer = args[2]
         if len(unique) > _MAX_UNIQUE:
             self.error(conn, ErrorCode.ARGUMENT_TOO_LARGE, "Unique value too large")
+            return
+        if self.memory_low:
+            self.error(conn, ErrorCode.QUEUE_ERROR, "Server is out of memory")
             return
         background = ptype in _BACKGROUND
         fn = self.functions.get(name)

@@ -71,6 +71,9 @@ class Core(ClientSide):
         # it (tests/server/test_memory.py checks every way a job ends, with this set to None
         # so that the collector can see jobs to count them).
         self.untrack = heap.untrack
+        # Set while the server is out of memory (app.Server): submits get an ERROR, everything
+        # else (workers taking and finishing jobs, admin) goes on and frees memory.
+        self.memory_low = False
         self.shutdown_requested: str | None = None
         self.draining = False  # graceful shutdown: hand out no new jobs
         # The other requests; submits, work results and grabs are called directly in handle().

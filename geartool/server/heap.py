@@ -9,6 +9,7 @@ lists, with the same behaviour and more CPU per queued job.
 from __future__ import annotations
 
 import gc
+import mmap
 from collections.abc import Callable
 
 from geartool import _compiled
@@ -36,3 +37,42 @@ def tune() -> None:
     gc.set_threshold(50_000, 20, 100)
     if _c is not None:
         _c.prefault_arenas()
+
+
+class Reserve:
+    """Address space held back for the moment an allocation fails.
+
+    Under a memory limit (``ulimit -v``, RLIMIT_DATA, strict overcommit) a server that has
+    filled its memory fails every allocation after that, including the ones it needs to hand
+    jobs to workers and so free memory. Released when that happens, the reserve lets it keep
+    working while it refuses new jobs. Mapped but never touched, it costs address space only:
+    no resident memory.
+    """
+
+    def __init__(self, size: int = 64 << 20) -> None:
+        self.size = size
+        self._map: mmap.mmap | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._map is not None
+
+    def take(self, headroom: int = 0) -> bool:
+        """Map the reserve, and succeed only if ``headroom`` bytes more could be mapped too."""
+        if self._map is None:
+            try:
+                self._map = mmap.mmap(-1, self.size, flags=mmap.MAP_PRIVATE)
+            except OSError:
+                return False
+        if headroom:
+            try:
+                mmap.mmap(-1, headroom, flags=mmap.MAP_PRIVATE).close()
+            except OSError:
+                self.release()
+                return False
+        return True
+
+    def release(self) -> None:
+        if self._map is not None:
+            self._map.close()
+            self._map = None

@@ -50,9 +50,11 @@ class Hub(Outgoing):
     """Every peer socket and listener of one server, in one epoll set."""
 
     def __init__(self, core: Core, slow: Callable[[], None], tune: Callable[[socket.socket], None],
-                 max_payload: int, write_limit: int) -> None:
+                 max_payload: int, write_limit: int,
+                 starved: Callable[[], None] | None = None) -> None:
         self.core = core
         self.slow = slow
+        self.starved = starved  # called when an allocation fails (app.Server._starved)
         self.tune = tune
         self.max_payload = max_payload
         self.write_limit = write_limit
@@ -95,6 +97,17 @@ class Hub(Outgoing):
 
     def on_ready(self) -> None:
         """The loop's callback: the epoll set has ready sockets. One pass over all of them."""
+        try:
+            self._pass()
+        except MemoryError:  # in the poll, an accept or the writes (a peer's own: see _pass)
+            self._starve()
+            self.after_batch(now=True)
+
+    def _starve(self) -> None:
+        if self.starved is not None:
+            self.starved()
+
+    def _pass(self) -> None:
         peers = self.peers
         for fd, ev in self.epoll.poll(0, _MAX_EVENTS):
             peer = peers.get(fd)
@@ -111,6 +124,9 @@ class Hub(Outgoing):
                         self._read(peer)
                     elif ev & _GONE and peer.events:
                         self.abort(peer)  # reading paused or closing, and the peer is gone
+            except MemoryError:  # its request may be half done: it sees a closed connection
+                self._starve()
+                self.abort(peer)
             except Exception:  # a bug must cost one connection, never the server
                 log.exception("closing a connection after an internal error")
                 self.abort(peer)
