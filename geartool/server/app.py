@@ -67,12 +67,17 @@ class Server:
     # ---- start -------------------------------------------------------------------------
 
     def replay(self) -> int:
-        """Queue every stored job again; duplicates coalesce, nothing aborts start-up."""
+        """Queue every stored job again; duplicates coalesce. Only a queue too big for this
+        process's memory stops start-up (a StartupError, not a traceback)."""
         try:
             rows = self.store.load()
+            count = self.core.replay(rows)
         except StoreError as exc:
             raise StartupError(str(exc)) from exc
-        count = self.core.replay(rows)
+        except MemoryError:
+            self.reserve.release()  # room to report it
+            raise StartupError(f"out of memory replaying the queue in {self.config.queue!r}: "
+                               "it holds more jobs than fit in this process's memory") from None
         if rows:
             log.warning("replayed %d background jobs from the queue (%d duplicates merged)",
                         count, len(rows) - count)

@@ -11,6 +11,7 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -136,3 +137,40 @@ print("retake", reserve.take(), reserve.held)
                          timeout=60, check=True).stdout.split("\n")
     assert out[:4] == ["full", "room 24", "headroom False False", "retake True True"], out
     assert not Reserve().held  # nothing is mapped until take()
+
+
+def _limited(limit: int) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def test_a_queue_too_big_to_replay_is_a_one_line_start_up_error(tmp_path: Path) -> None:
+    from geartool.server.store.sqlite import SQLiteStore
+
+    db = tmp_path / "big.db"
+    store = SQLiteStore(db)
+    for i in range(50):  # 50 commits of 50 jobs of 40 KB: 100 MB of payload
+        for j in range(50):
+            store.add(b"oom", b"u%d-%d" % (i, j), 1, DATA, 0, b"")
+        store.write_batch(store.take_batch())
+    store.close()
+    # What an idle server with an empty queue maps, plus less than the queue needs.
+    port = free_port()
+    probe = start_geartool(port, "--queue", "memory")
+    try:
+        limit = _vm_size(probe.pid) + (40 << 20)
+    finally:
+        stop(probe)
+    proc = subprocess.run([sys.executable, "-m", "geartool", "server", "--port", str(free_port()),
+                           "--queue", f"sqlite:///{db}"], capture_output=True, text=True,
+                          timeout=60, preexec_fn=lambda: _limited(limit))
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "out of memory replaying the queue" in proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    # The file is untouched: with the memory to hold it, every job comes back.
+    port = free_port()
+    server = start_geartool(port, "--queue", f"sqlite:///{db}")
+    try:
+        with Peer(port) as admin:
+            assert admin.admin("status")[0].startswith("oom\t2500\t")
+    finally:
+        stop(server)
