@@ -132,9 +132,11 @@ class Server:
         if (not self._committing and self.store.pending()
                 and (self._commit_retry is None or core.uncommitted)):
             self._start_commit()
-        deadline = core.next_deadline()
-        if deadline is not None and (self._timer is None or deadline < self._timer_at):
-            self._arm_timer(deadline)
+        delay = core.next_delay()
+        if delay is not None:
+            due = asyncio.get_running_loop().time() + max(0.0, delay)
+            if self._timer is None or due < self._timer_at:
+                self._arm_timer(due)
         if core.shutdown_requested and not self._stopping:
             self._shutdown_task = asyncio.get_running_loop().create_task(
                 self.shutdown(graceful=core.shutdown_requested == "graceful"))
@@ -173,13 +175,13 @@ class Server:
             return
         asyncio.get_running_loop().call_later(1.0, self._check_memory)
 
-    def _arm_timer(self, deadline: float) -> None:
+    def _arm_timer(self, due: float) -> None:
+        """Call core.tick at loop time ``due`` (the loop's clock is monotonic)."""
         loop = asyncio.get_running_loop()
         if self._timer is not None:
             self._timer.cancel()
-        self._timer_at = deadline
-        delay = max(0.0, deadline - time.time())
-        self._timer = loop.call_later(delay, self._on_timer)
+        self._timer_at = due
+        self._timer = loop.call_at(due, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None

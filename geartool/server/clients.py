@@ -61,6 +61,7 @@ class ClientSide(WorkerSide):
     _epochs: list[tuple[float, int, Job]]
     untrack: Callable[[object], None] | None
     memory_low: bool
+    wall: Callable[[], float]
 
     def _submit(self, conn: Conn, frame: Frame) -> None:
         # The hottest request: kept flat (no helper calls on the common path) on purpose.
@@ -161,7 +162,7 @@ class ClientSide(WorkerSide):
 
     def _enqueue(self, job: Job) -> None:
         """Put a counted job on its queue (or in the epoch heap if it is not due yet)."""
-        if job.when and job.when > self.clock():  # the clock is read only for epoch jobs
+        if job.when and job.when > self.wall():  # the clock is read only for epoch jobs
             self._seq += 1
             heapq.heappush(self._epochs, (float(job.when), self._seq, job))
             return

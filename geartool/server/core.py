@@ -46,11 +46,16 @@ class Core(ClientSide):
     """All job state of one server, driven by frames, admin lines and the clock."""
 
     def __init__(self, config: ServerConfig | None = None, store: Store | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], float] = time.time) -> None:
         self.config = config or ServerConfig(queue="memory")
         self.store: Store = store or NullStore()
         self.durable = self.store.durable
+        # Two clocks: ``clock`` (monotonic) for ages and CAN_DO_TIMEOUT deadlines, which a
+        # wall-clock step (NTP, a VM resumed) must not fire early or hold back; ``wall`` only
+        # for epoch jobs, which are due at a Unix time.
         self.clock = clock
+        self.wall = wall
         self.started = clock()
         self.functions: dict[bytes, Function] = {}
         # Live jobs by handle number: a handle is the prefix plus this number, and sequential
@@ -251,17 +256,21 @@ class Core(ClientSide):
 
     # ---- time ---------------------------------------------------------------------------
 
-    def next_deadline(self) -> float | None:
+    def next_delay(self) -> float | None:
+        """Seconds until the next epoch job or job timeout is due (maybe <= 0), or None."""
         timers, epochs = self._timers, self._epochs
-        if not timers:
-            return epochs[0][0] if epochs else None
-        return min(timers[0][0], epochs[0][0]) if epochs else timers[0][0]
+        timer = timers[0][0] - self.clock() if timers else None
+        epoch = epochs[0][0] - self.wall() if epochs else None
+        if timer is None:
+            return epoch
+        return timer if epoch is None else min(timer, epoch)
 
     def tick(self) -> None:
         """Fire what is due: epoch jobs become runnable, timed-out jobs are requeued."""
         now = self.clock()
+        wall = self.wall()
         epochs = self._epochs
-        while epochs and epochs[0][0] <= now:
+        while epochs and epochs[0][0] <= wall:
             _, _, job = heapq.heappop(epochs)
             if job.ignore or self.jobs.get(job.seq) is not job:
                 continue

@@ -85,7 +85,7 @@ class Outgoing:
             elif not self.scheduled and self.loop is not None:
                 self.scheduled = True  # (a timer or a commit: flushed once the loop is back)
                 self.loop.call_soon(self.flush_now)
-        if core.store.pending() or core.shutdown_requested or core.next_deadline() is not None:
+        if core.store.pending() or core.shutdown_requested or core.next_delay() is not None:
             self.slow()
 
     def flush_now(self) -> None:

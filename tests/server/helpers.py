@@ -21,10 +21,13 @@ class Clock:
 class Harness:
     """A Core plus helpers to send frames and read back what each connection received."""
 
-    def __init__(self, store: Store | None = None, **config: object) -> None:
+    def __init__(self, store: Store | None = None, wall: Clock | None = None,
+                 **config: object) -> None:
+        # One fake time for both of the core's clocks unless a test gives it a wall clock.
         self.clock = Clock()
+        self.wall = wall or self.clock
         cfg = ServerConfig(queue="memory", job_handle_prefix="H:t", **config)  # type: ignore[arg-type]
-        self.core = Core(cfg, store or NullStore(), clock=self.clock)
+        self.core = Core(cfg, store or NullStore(), clock=self.clock, wall=self.wall)
         self._next = 10
 
     def conn(self, ip: str = "127.0.0.1") -> Conn:

@@ -7,7 +7,7 @@ import pytest
 from geartool.protocol import PacketType as P
 from geartool.protocol import RemoteProtocolError
 
-from .helpers import Harness
+from .helpers import Clock, Harness
 
 
 def test_submit_grab_complete_forwards_to_client() -> None:
@@ -148,7 +148,7 @@ def test_epoch_job_wakes_sleeper_when_due_and_does_not_block_others() -> None:
     h.send(c, P.SUBMIT_JOB_EPOCH, b"f", b"", str(due).encode(), b"later")
     assert h.types(c) == [P.JOB_CREATED]
     assert h.types(w) == []  # not due: nobody woken
-    assert h.core.next_deadline() == due
+    assert h.core.next_delay() == due - h.clock.now
     h.submit(c, b"f", b"now", ptype=P.SUBMIT_JOB_LOW_BG)
     assert h.types(w) == [P.NOOP]
     assert h.grab(w).args[3] == b"now"  # the future job hides nothing
@@ -222,7 +222,7 @@ def test_can_do_timeout_requeues_once_and_is_cancelled_by_completion() -> None:
     h.send(w, P.CAN_DO_TIMEOUT, b"f", b"200")  # below the 1 s minimum: raised to 1000 ms
     h1 = h.submit(c, b"f", b"a")
     h.grab(w)
-    assert h.core.next_deadline() == h.clock.now + 1.0
+    assert h.core.next_delay() == 1.0
     h.clock.now += 1.5
     h.core.tick()
     job = h.job(h1)
@@ -389,3 +389,32 @@ def test_cancel_queued_job() -> None:
     assert [(f.type, f.args) for f in h.received(c)] == [(P.WORK_FAIL, (handle,))]
     assert h.core.functions[b"f"].total == 0 and h.core.find(handle) is None
     assert h.admin(admin, b"cancel job " + handle) == b"ERR UNKNOWN_JOB\r\n"
+
+
+def test_a_wall_clock_step_neither_fires_nor_holds_back_timeouts_but_moves_epoch_jobs() -> None:
+    wall = Clock(1_700_000_000.0)
+    h = Harness(wall=wall)
+    c = h.conn()
+    w = h.conn()
+    h.send(w, P.CAN_DO_TIMEOUT, b"f", b"10000")
+    handle = h.submit(c, b"f", b"slow")
+    assert h.grab(w).args[0] == handle
+    wall.now += 3600  # stepped an hour forward: ten seconds have not passed for the job
+    h.clock.now += 1
+    h.core.tick()
+    assert h.job(handle).worker is not None and h.core.next_delay() == 9.0
+    wall.now -= 7200  # and two hours back: the timeout still comes after ten seconds
+    h.clock.now += 9.5
+    h.core.tick()
+    w2 = h.worker(b"f", sleep=False)
+    assert h.grab(w2).args[0] == handle  # requeued by its timeout, taken by another worker
+    # Epoch jobs are due at a Unix time: they follow the wall clock, steps and all.
+    due = int(wall.now) + 60
+    h.send(c, P.SUBMIT_JOB_EPOCH, b"g", b"", str(due).encode(), b"at")
+    epoch = h.received(c)[-1].args[0]
+    h.clock.now += 120
+    h.core.tick()
+    assert h.job(epoch).when == due  # two minutes of monotonic time: not due by the wall
+    wall.now = due
+    h.core.tick()
+    assert h.job(epoch).when == 0 and h.job(epoch).queued
