@@ -50,8 +50,7 @@ class Hub(Outgoing):
     """Every peer socket and listener of one server, in one epoll set."""
 
     def __init__(self, core: Core, slow: Callable[[], None], tune: Callable[[socket.socket], None],
-                 max_payload: int, write_limit: int,
-                 starved: Callable[[], None] | None = None) -> None:
+                 max_payload: int, write_limit: int, starved: Callable[[], None]) -> None:
         self.core = core
         self.slow = slow
         self.starved = starved  # called when an allocation fails (app.Server._starved)
@@ -100,12 +99,8 @@ class Hub(Outgoing):
         try:
             self._pass()
         except MemoryError:  # in the poll, an accept or the writes (a peer's own: see _pass)
-            self._starve()
-            self.after_batch(now=True)
-
-    def _starve(self) -> None:
-        if self.starved is not None:
             self.starved()
+            self.after_batch(now=True)
 
     def _pass(self) -> None:
         peers = self.peers
@@ -125,7 +120,7 @@ class Hub(Outgoing):
                     elif ev & _GONE and peer.events:
                         self.abort(peer)  # reading paused or closing, and the peer is gone
             except MemoryError:  # its request may be half done: it sees a closed connection
-                self._starve()
+                self.starved()
                 self.abort(peer)
             except Exception:  # a bug must cost one connection, never the server
                 log.exception("closing a connection after an internal error")
