@@ -39,6 +39,10 @@ _GONE: Final = select.EPOLLHUP | select.EPOLLERR
 _IN_GONE: Final = _IN | _GONE
 _READ_SIZE: Final = 65536  # what one recv() takes (below malloc's mmap threshold of 128 KB)
 _MAX_EVENTS: Final = 1024
+# Passes per wake-up of the loop. Under load the peers have answered by the time a pass has
+# written its replies, so the next pass polls the set directly instead of going back through
+# the loop's own poll and callback.
+_PASSES: Final = 16
 _ACCEPTS: Final = 128  # new connections taken per pass, so a flood cannot starve the others
 # By descriptor through sysio (the C shim that keeps the GIL, else os.read): the socket's own
 # recv() method measured slower, as it parses its arguments from a format string.
@@ -95,16 +99,24 @@ class Hub(Outgoing):
     # ---- events ----------------------------------------------------------------------------
 
     def on_ready(self) -> None:
-        """The loop's callback: the epoll set has ready sockets. One pass over all of them."""
+        """The loop's callback: the epoll set has ready sockets. Passes over them until none
+        is ready (at most _PASSES, so that the loop's timers and signals get their turn)."""
         try:
-            self._pass()
+            for _ in range(_PASSES):
+                if not self._pass():
+                    break
         except MemoryError:  # in the poll, an accept or the writes (a peer's own: see _pass)
             self.starved()
             self.after_batch(now=True)
 
-    def _pass(self) -> None:
+    def _pass(self) -> bool:
+        """Read every ready socket, handle its packets, write the replies; False if none was
+        ready."""
         peers = self.peers
-        for fd, ev in self.epoll.poll(0, _MAX_EVENTS):
+        events = self.epoll.poll(0, _MAX_EVENTS)
+        if not events:
+            return False
+        for fd, ev in events:
             peer = peers.get(fd)
             if peer is None:
                 lsock = self.listeners.get(fd)
@@ -126,6 +138,7 @@ class Hub(Outgoing):
                 log.exception("closing a connection after an internal error")
                 self.abort(peer)
         self.after_batch(now=True)
+        return True
 
     def _read(self, peer: Peer) -> None:
         try:

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -124,5 +125,61 @@ def test_gearmand_port_environment_variable() -> None:
         with Peer(port) as p:
             p.send(P.ECHO_REQ, b"env")
             assert p.frame().args == (b"env",)
+    finally:
+        stop(proc)
+
+
+def _flood(port: int, stop_at: float, done: list[int]) -> None:
+    """Keep the server busy: one thread writes echo requests in 1 MB blocks, as fast as the
+    server reads them, while this one reads the replies (large writes and reads, so the
+    threads spend their time in the kernel, not waiting for the GIL)."""
+    block = encode(Frame(Magic.REQ, P.ECHO_REQ, (b"f" * 4096,))) * 256
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.settimeout(10)
+
+        def write() -> None:
+            while time.monotonic() < stop_at:
+                sock.sendall(block)
+            sock.shutdown(socket.SHUT_WR)
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        got = 0
+        while chunk := sock.recv(1 << 20):
+            got += len(chunk)
+        writer.join()
+        done.append(got)
+
+
+def test_timers_fire_while_peers_keep_the_server_busy() -> None:
+    # The server takes several passes over its ready sockets per wake-up of the event loop;
+    # that must stay bounded, or a steady stream of requests would hold back every timer.
+    port = free_port()
+    proc = start_geartool(port, "--queue", "memory")
+    try:
+        with Peer(port) as slow, Peer(port) as fast, Peer(port) as c:
+            slow.send(P.CAN_DO_TIMEOUT, b"t", b"500")
+            c.send(P.SUBMIT_JOB, b"t", b"", b"data")
+            handle = c.frame().args[0]
+            slow.send(P.GRAB_JOB)
+            assert slow.frame().type is P.JOB_ASSIGN  # the timer is armed: due in 0.5 s
+            fast.send(P.CAN_DO, b"t")
+            fast.send(P.PRE_SLEEP)  # asleep: nothing is queued
+            stop_at = time.monotonic() + 4.0
+            done: list[int] = []
+            threads = [threading.Thread(target=_flood, args=(port, stop_at, done))
+                       for _ in range(2)]
+            for t in threads:
+                t.start()
+            try:
+                assert fast.frame(timeout=3).type is P.NOOP  # the timeout requeued the job
+                woken = time.monotonic()
+            finally:
+                for t in threads:
+                    t.join()
+            assert woken < stop_at - 1.0, "the timer waited for the flood to end"
+            assert len(done) == 2 and min(done) > 0  # both flooders were answered to the end
+            fast.send(P.GRAB_JOB)
+            assert fast.frame().args[0] == handle
     finally:
         stop(proc)
