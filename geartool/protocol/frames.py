@@ -76,6 +76,8 @@ def pack_bytes(magic: bytes, ptype: int, args: tuple[bytes, ...] | list[bytes]) 
 MakeFrame = Callable[[type[Frame], Magic, "PacketType | None", int, bytes, int, int],
                      "Frame | None"]
 Pack = Callable[[bytes, int, "tuple[bytes, ...] | list[bytes]"], "bytes | None"]
+Parse = Callable[[type[Frame], Magic, Magic, "tuple[PacketType | None, ...]", tuple[int, ...],
+                  bytes, int, int, list[Any]], tuple[int, int]]
 
 
 def _load_c(name: str) -> Callable[..., Any] | None:
@@ -91,6 +93,7 @@ def _load_c(name: str) -> Callable[..., Any] | None:
 # (One value each: mypyc miscompiled a Final tuple holding both.)
 c_frame: Final[MakeFrame | None] = _load_c("frame")
 _c_pack: Final[Pack | None] = _load_c("pack")
+c_parse: Final[Parse | None] = _load_c("parse")
 
 
 def split_args(ptype: int, payload: bytes) -> tuple[bytes, ...]:

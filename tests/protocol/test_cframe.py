@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import struct
 from collections.abc import Callable
 
@@ -97,3 +99,104 @@ def test_pack_leaves_anything_unusual_to_python() -> None:
         struct.pack(">4sII", b"\0REQ", 1, 3) + b"a\0b"
     with pytest.raises(struct.error):
         pack_bytes(b"\0REQ", -1, [])
+
+
+# ---- parse(): the decoder's loop over whole binary packets ------------------------------------
+
+def _parse() -> Callable[..., tuple[int, int]]:
+    _make()  # (fails or skips the same way)
+    from geartool.protocol._cframe import parse
+    return parse
+
+
+def _expected(buf: bytes, pos: int, max_payload: int) -> tuple[list[Frame], int, int]:
+    """What parse() must do, written out plainly: frames up to the first thing it leaves to the
+    Python loop (pos, need 0) or the first incomplete packet (its start, bytes it needs)."""
+    frames = []
+    while pos < len(buf):
+        if buf[pos]:
+            break  # a text line
+        if len(buf) - pos < 12:
+            return frames, pos, 12
+        magic_bytes, ptype, length = struct.unpack_from(">4sII", buf, pos)
+        if magic_bytes not in (b"\0REQ", b"\0RES") or not 0 < ptype < len(TYPES) \
+                or length > max_payload:
+            break
+        end = pos + 12 + length
+        if end > len(buf):
+            return frames, pos, 12 + length
+        try:
+            args = split_args(ptype, buf[pos + 12:end])
+        except RemoteProtocolError:
+            break
+        frames.append(Frame(Magic(magic_bytes), TYPES[ptype], args))  # type: ignore[arg-type]
+        pos = end
+    return frames, pos, 0
+
+
+_packets = st.one_of(
+    st.builds(lambda m, t, a: struct.pack(">4sII", m, t, len(a)) + a,
+              st.sampled_from([b"\0REQ", b"\0RES"]), st.integers(1, len(TYPES) - 1),
+              st.lists(st.sampled_from([b"\0", b"a", b"xyz", b""]), max_size=6).map(b"".join)),
+    st.builds(lambda m, t, n: struct.pack(">4sII", m, t, n),  # odd headers
+              st.sampled_from([b"\0REQ", b"\0RXS", b"\0RES"]),
+              st.sampled_from([0, 7, 43, 2**32 - 1]), st.sampled_from([0, 3, 100, 2**31])),
+    st.sampled_from([b"status\n", b"x", b"\0RE"]),
+)
+
+
+@settings(max_examples=800, deadline=None)
+@given(parts=st.lists(_packets, max_size=8), cut=st.integers(0, 400),
+       start=st.integers(0, 30), max_payload=st.sampled_from([0, 4, 64, 2**26]))
+def test_parse_takes_whole_packets_and_stops_where_the_python_loop_takes_over(
+        parts: list[bytes], cut: int, start: int, max_payload: int) -> None:
+    whole = b"".join(parts)
+    buf = whole[:cut]
+    start = min(start, len(buf))
+    out: list[object] = ["before"]
+    pos, need = _parse()(Frame, Magic.REQ, Magic.RES, TYPES, ARG_COUNTS, buf, start,
+                         max_payload, out)
+    frames, want_pos, want_need = _expected(buf, start, max_payload)
+    assert (out[1:], pos, need) == (frames, want_pos, want_need)
+    assert out[0] == "before" and all(type(f) is Frame for f in out[1:])
+
+
+def test_the_decoder_gives_the_same_events_with_the_c_loop_as_without() -> None:
+    # The Python loop alone, in a process with the C modules switched off, on the same stream
+    # in the same chunks: every event, and the error, must match.
+    stream = (struct.pack(">4sII", b"\0REQ", 7, 9) + b"fn\0u\0data" + b"status\r\n"
+              + struct.pack(">4sII", b"\0RES", 8, 0) + b"workers\n"
+              + struct.pack(">4sII", b"\0REQ", 7, 2) + b"ab")  # too few arguments: the error
+    script = (
+        "import sys\n"
+        "from geartool.protocol.codec import Decoder\n"
+        "d = Decoder(); stream = sys.stdin.buffer.read(); seen = []\n"
+        "for i in range(0, len(stream), 5):\n"
+        "    d.feed(stream[i:i + 5])\n"
+        "    try:\n"
+        "        seen.extend(repr(e) for e in d.events())\n"
+        "    except Exception as exc:\n"
+        "        seen.append(repr(exc)); break\n"
+        "print('\\n'.join(seen))\n")
+    results = []
+    for pure in ("", "1"):
+        env = dict(os.environ, GEARTOOL_PURE_PYTHON=pure) if pure else \
+            {k: v for k, v in os.environ.items() if k != "GEARTOOL_PURE_PYTHON"}
+        proc = subprocess.run([sys.executable, "-c", script], input=stream, env=env,
+                              capture_output=True, check=True)
+        results.append(proc.stdout.decode().splitlines())
+    assert results[0] == results[1]
+    assert len(results[0]) == 5 and "arguments" in results[0][-1]
+
+
+def test_parse_refuses_bad_calls() -> None:
+    parse = _parse()
+    good = (Frame, Magic.REQ, Magic.RES, TYPES, ARG_COUNTS, b"", 0, 64, [])
+    for i, bad in ((0, dict), (3, list(TYPES)), (4, ARG_COUNTS[:-1]), (5, bytearray()),
+                   (8, ())):
+        with pytest.raises(TypeError):
+            parse(*good[:i], bad, *good[i + 1:])
+    with pytest.raises(ValueError):
+        parse(*good[:5], b"abc", 4, *good[7:])
+    with pytest.raises(TypeError):
+        parse(*good[:3])
