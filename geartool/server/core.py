@@ -180,16 +180,18 @@ class Core(ClientSide):
             jobs = reg.jobs
             for i in range(len(jobs)):  # (list.remove is a generic call; this loop compiles)
                 if jobs[i] is job:
-                    del jobs[i]
+                    jobs.pop(i)  # (compiled, a direct call; ``del jobs[i]`` is a generic one)
                     break
         self._disarm(job)
         if job.store_id:
             self.store.remove(job.store_id)
             job.store_id = 0
-        for c in job.listeners:
-            if job in c.listening:
-                del c.listening[job]
-        job.listeners = ()
+        listeners = job.listeners
+        if isinstance(listeners, list):  # narrowed, the compiled loop is a direct list loop
+            for c in listeners:
+                if job in c.listening:
+                    del c.listening[job]
+            job.listeners = ()
 
     def _abandon(self, job: Job) -> None:
         """Every foreground submitter left: the job will never run (or its result goes nowhere)."""

@@ -231,9 +231,10 @@ class WorkerSide:
                 self.send(c, exc if c.exceptions else fail)
             self._finish(job)
             return
-        if job.listeners:
+        listeners = job.listeners
+        if isinstance(listeners, list) and listeners:  # (narrowed: a direct list loop)
             data = res_args(ptype, args)
-            for c in job.listeners:
+            for c in listeners:
                 self.send(c, data)
         if ptype is _WORK_STATUS:
             job.numerator = args[1]
