@@ -1,4 +1,5 @@
-/* recv() and send() on the server's non-blocking sockets without releasing the GIL.
+/* recv() and send() on the server's non-blocking sockets without releasing the GIL, and a
+ * cheaper epoll_wait() for the server's pass over its ready sockets (poll, below).
  *
  * os.read and os.write release the GIL around every call. The server's sockets never block,
  * so that buys nothing, and dropping and taking the GIL back costs about 150 ns per call
@@ -13,6 +14,7 @@
 #include <Python.h>
 #include <errno.h>
 #include <limits.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 static char buffer[65536];
@@ -109,17 +111,67 @@ static PyObject *fastio_write(PyObject *self, PyObject *const *args, Py_ssize_t 
     return result;
 }
 
+/* poll(epfd, maxevents) -> [fd, events, fd, events, ...]: the ready descriptors of an epoll
+ * set, without waiting. select.epoll.poll builds a (fd, events) tuple per descriptor through
+ * Py_BuildValue, which parses its format string each time; a flat list of small ints (cached
+ * by CPython, so nothing is allocated for them) is a quarter of its cost per ready socket. */
+static PyObject *fastio_poll(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    static struct epoll_event events[1024];
+    int epfd;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "poll(epfd, maxevents) takes 2 arguments");
+        return NULL;
+    }
+    if (take_fd(args[0], &epfd) < 0)
+        return NULL;
+    long most = PyLong_AsLong(args[1]);
+    if (most == -1 && PyErr_Occurred())
+        return NULL;
+    if (most <= 0 || most > (long)(sizeof events / sizeof events[0])) {
+        PyErr_SetString(PyExc_ValueError, "poll(): maxevents must be 1..1024");
+        return NULL;
+    }
+    int n;
+    for (;;) {
+        n = epoll_wait(epfd, events, (int)most, 0);
+        if (n >= 0)
+            break;
+        if (errno != EINTR)
+            return PyErr_SetFromErrno(PyExc_OSError);
+        if (PyErr_CheckSignals() < 0)
+            return NULL;
+    }
+    PyObject *out = PyList_New(2 * (Py_ssize_t)n);
+    if (!out)
+        return NULL;
+    for (int i = 0; i < n; i++) {
+        PyObject *fd = PyLong_FromLong((long)events[i].data.fd);
+        PyObject *ev = fd ? PyLong_FromUnsignedLong(events[i].events) : NULL;
+        if (!ev) {
+            Py_XDECREF(fd);
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, 2 * i, fd);
+        PyList_SET_ITEM(out, 2 * i + 1, ev);
+    }
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"read", (PyCFunction)(void (*)(void))fastio_read, METH_FASTCALL,
      "read(fd, n) -> bytes, like os.read, for non-blocking sockets."},
     {"write", (PyCFunction)(void (*)(void))fastio_write, METH_FASTCALL,
      "write(fd, data) -> int, like os.write, for non-blocking sockets."},
+    {"poll", (PyCFunction)(void (*)(void))fastio_poll, METH_FASTCALL,
+     "poll(epfd, maxevents) -> [fd, events, ...] of the ready descriptors, without waiting."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "geartool.server._fastio",
-    "recv() and send() for non-blocking sockets, holding the GIL.", -1, methods,
+    "recv() and send() for non-blocking sockets, holding the GIL; epoll_wait() without waiting.", -1, methods,
     NULL, NULL, NULL, NULL,
 };
 

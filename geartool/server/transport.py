@@ -47,6 +47,7 @@ _ACCEPTS: Final = 128  # new connections taken per pass, so a flood cannot starv
 # By descriptor through sysio (the C shim that keeps the GIL, else os.read): the socket's own
 # recv() method measured slower, as it parses its arguments from a format string.
 _read: Final = sysio.read
+_poll: Final = sysio.poll
 _OUT_OF_FDS: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
@@ -62,6 +63,7 @@ class Hub(Outgoing):
         self.max_payload = max_payload
         self.write_limit = write_limit
         self.epoll = select.epoll()
+        self.epfd = self.epoll.fileno()
         self.peers: dict[int, Peer] = {}
         self.listeners: dict[int, socket.socket] = {}
         self.loop = None
@@ -113,10 +115,15 @@ class Hub(Outgoing):
         """Read every ready socket, handle its packets, write the replies; False if none was
         ready."""
         peers = self.peers
-        events = self.epoll.poll(0, _MAX_EVENTS)
+        if _poll is not None:
+            events = _poll(self.epfd, _MAX_EVENTS)  # [fd, events, fd, events, ...]
+        else:
+            events = [n for pair in self.epoll.poll(0, _MAX_EVENTS) for n in pair]
         if not events:
             return False
-        for fd, ev in events:
+        for i in range(0, len(events), 2):
+            fd = events[i]
+            ev = events[i + 1]
             peer = peers.get(fd)
             if peer is None:
                 lsock = self.listeners.get(fd)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import socket
 from collections.abc import Callable, Iterator
 
@@ -103,3 +104,44 @@ def test_errors_are_oserrors_with_their_errno(io: Pair, pair: tuple[socket.socke
         read("3", 10)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         write(a.fileno(), "text")  # type: ignore[arg-type]
+
+
+def test_poll_lists_ready_descriptors_as_select_epoll_does(
+        pair: tuple[socket.socket, socket.socket]) -> None:
+    poll = c_module("geartool.server._fastio").poll
+    a, b = pair
+    with select.epoll() as ep:
+        ep.register(a.fileno(), select.EPOLLIN)
+        ep.register(b.fileno(), select.EPOLLIN | select.EPOLLOUT)
+        assert poll(ep.fileno(), 8) == [b.fileno(), select.EPOLLOUT]  # nothing to read yet
+        a.send(b"x")
+        b.send(b"y")
+        want = sorted(ep.poll(0, 8))
+        got = poll(ep.fileno(), 8)
+        assert sorted(zip(got[::2], got[1::2])) == want
+        assert {fd for fd, _ in want} == {a.fileno(), b.fileno()}
+        assert len(poll(ep.fileno(), 1)) == 2  # at most maxevents descriptors
+        ep.unregister(b.fileno())
+        a.recv(1)
+        assert poll(ep.fileno(), 8) == []
+
+
+def test_poll_refuses_bad_arguments() -> None:
+    poll = c_module("geartool.server._fastio").poll
+    with select.epoll() as ep:
+        for most in (0, -1, 1025):
+            with pytest.raises(ValueError):
+                poll(ep.fileno(), most)
+        fd = ep.fileno()
+    with pytest.raises(OSError) as info:
+        poll(fd, 8)  # closed
+    assert info.value.errno == errno.EBADF
+    with pytest.raises(TypeError):
+        poll(1)
+
+
+def test_the_server_polls_through_it_when_built() -> None:
+    if os.environ.get("GEARTOOL_PURE_PYTHON"):
+        assert sysio.poll is None
+    else:
+        assert sysio.poll is c_module("geartool.server._fastio").poll
