@@ -63,13 +63,22 @@ def _derive(res: dict[str, Any]) -> dict[str, Any]:
     return res
 
 
+# The figures of every repetition kept beside the best one, so that a run's spread (and how far
+# a noisy spell moved it) can be read from its JSON afterwards.
+_EACH = ("rate", "p50_ms", "p99_ms", "server_cpu_us_per_job", "rss_per_conn_bytes",
+         "rss_per_job_bytes", "round_p50_ms", "help_ms", "submit_ms", "error")
+
+
 def _best(wl: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     ok = [r for r in runs if "error" not in r]
     if not ok:
         return runs[-1]
     key, higher = PRIMARY[wl]
     best = (max if higher else min)(ok, key=lambda r: r.get(key, 0))
-    return {**best, "runs": len(runs)} if len(runs) > 1 else best
+    if len(runs) == 1:
+        return best
+    each = [{k: r[k] for k in _EACH if k in r} for r in runs]
+    return {**best, "runs": len(runs), "each": each}
 
 
 def _summary(res: dict[str, Any]) -> str:
