@@ -116,9 +116,10 @@ class ClientSide(WorkerSide):
     def new_job(self, fn: Function, unique: bytes, data: bytes, prio: int, background: bool,
                 when: int, reducer: bytes) -> Job:
         seq = self._handle_seq = self._handle_seq + 1
-        job = Job(b"%b%d" % (self._prefix, seq), seq, fn, unique, data, prio, background, when,
+        key: object = seq  # boxed once: see Job.seq
+        job = Job(b"%b%d" % (self._prefix, seq), key, fn, unique, data, prio, background, when,
                   reducer, self.clock())
-        self.jobs[seq] = job
+        self.jobs[key] = job
         untrack = self.untrack
         if untrack is not None:
             untrack(job)

@@ -100,11 +100,14 @@ class Job:
                  "ignore", "store_id", "created", "assigned_at", "timer_token", "pending",
                  "queued", "reply")
 
-    def __init__(self, handle: bytes, seq: int, function: Function, unique: bytes, data: bytes,
+    def __init__(self, handle: bytes, seq: object, function: Function, unique: bytes, data: bytes,
                  priority: int, background: bool, when: int, reducer: bytes,
                  created: float) -> None:
         self.handle = handle
-        self.seq = seq  # the number in the handle: the key of Core.jobs
+        # The number in the handle, as the very int object that keys Core.jobs: typed object,
+        # the compiled class keeps that object, so the job's own lookups there match by
+        # identity and box no new int (a tagged int field would box one per lookup).
+        self.seq = seq
         self.function = function
         self.unique = unique
         self.data = data

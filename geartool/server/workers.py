@@ -48,7 +48,7 @@ class WorkerSide:
     config: ServerConfig
     clock: Callable[[], float]
     draining: bool
-    jobs: dict[int, Job]
+    jobs: dict[object, Job]  # by handle number (see Job.seq)
     _seq: int
     _timers: list[tuple[float, int, Job]]
     _armed: int  # entries of _timers whose job still waits on them

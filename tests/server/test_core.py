@@ -418,3 +418,15 @@ def test_a_wall_clock_step_neither_fires_nor_holds_back_timeouts_but_moves_epoch
     wall.now = due
     h.core.tick()
     assert h.job(epoch).when == 0 and h.job(epoch).queued
+
+
+def test_a_job_holds_the_very_key_object_of_the_job_table() -> None:
+    # Job.seq is the int object that keys Core.jobs, so the job's own lookups match by identity
+    # (compiled, nothing is boxed per lookup); handle lookups still find the job by number.
+    h = Harness()
+    c = h.conn()
+    for _ in range(300):  # past CPython's cached small ints
+        h.send(c, P.SUBMIT_JOB_BG, b"f", b"", b"x")
+    for key, job in h.core.jobs.items():
+        assert key is job.seq and job.handle == b"H:t:%d" % key
+        assert h.core.find(job.handle) is job
