@@ -38,6 +38,13 @@ _KIND: Final = tuple(
                           P.WORK_FAIL, P.WORK_EXCEPTION) else
     _GRAB if t in (P.GRAB_JOB, P.GRAB_JOB_UNIQ, P.GRAB_JOB_ALL) else 0
     for t in TYPES)
+# The commonest requests, matched by identity before the table: indexing a tuple with an enum
+# member is a generic call (its __index__), a pointer compare is one instruction.
+_P_SUBMIT_JOB: Final = P.SUBMIT_JOB
+_P_SUBMIT_JOB_BG: Final = P.SUBMIT_JOB_BG
+_P_WORK_COMPLETE: Final = P.WORK_COMPLETE
+_P_GRAB_JOB_UNIQ: Final = P.GRAB_JOB_UNIQ
+_P_GRAB_JOB: Final = P.GRAB_JOB
 _WORK_FAIL: Final = int(P.WORK_FAIL)
 _ECHO_RES: Final = int(P.ECHO_RES)
 
@@ -130,6 +137,15 @@ class Core(ClientSide):
             self.error(conn, ErrorCode.INVALID_MAGIC, "Request magic expected")
             return
         ptype = frame.type
+        if ptype is _P_WORK_COMPLETE:
+            self._work(conn, frame)
+            return
+        if ptype is _P_GRAB_JOB_UNIQ or ptype is _P_GRAB_JOB:
+            self._grab(conn, frame)
+            return
+        if ptype is _P_SUBMIT_JOB or ptype is _P_SUBMIT_JOB_BG:
+            self._submit(conn, frame)
+            return
         kind = _KIND[ptype]
         if kind == _SUBMIT:  # the hot requests as direct (compiled: native) calls
             self._submit(conn, frame)
