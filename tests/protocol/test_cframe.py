@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 import sys
-import struct
 from collections.abc import Callable
 
 import pytest

@@ -118,7 +118,7 @@ def test_poll_lists_ready_descriptors_as_select_epoll_does(
         b.send(b"y")
         want = sorted(ep.poll(0, 8))
         got = poll(ep.fileno(), 8)
-        assert sorted(zip(got[::2], got[1::2])) == want
+        assert sorted(zip(got[::2], got[1::2], strict=True)) == want
         assert {fd for fd, _ in want} == {a.fileno(), b.fileno()}
         assert len(poll(ep.fileno(), 1)) == 2  # at most maxevents descriptors
         ep.unregister(b.fileno())
