@@ -11,6 +11,7 @@
  * decoder works the same without it. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -140,9 +141,14 @@ static PyObject *cframe_parse(PyObject *self, PyObject *const *args, Py_ssize_t 
     }
     PyTypeObject *cls = (PyTypeObject *)args[0];
     Py_ssize_t pos = PyLong_AsSsize_t(args[6]);
-    long long max_payload = PyLong_AsLongLong(args[7]);
-    if (PyErr_Occurred())
+    if (pos == -1 && PyErr_Occurred())
         return NULL;
+    int overflow;
+    long long max_payload = PyLong_AsLongLongAndOverflow(args[7], &overflow);
+    if (max_payload == -1 && PyErr_Occurred())
+        return NULL;
+    if (overflow) /* beyond any 32-bit length either way, as the Python loop's compare says */
+        max_payload = overflow > 0 ? LLONG_MAX : -1;
     const char *buf = PyBytes_AS_STRING(args[5]);
     const unsigned char *ubuf = (const unsigned char *)buf;
     Py_ssize_t size = PyBytes_GET_SIZE(args[5]);

@@ -171,7 +171,8 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "geartool.server._fastio",
-    "recv() and send() for non-blocking sockets, holding the GIL; epoll_wait() without waiting.", -1, methods,
+    "recv() and send() for non-blocking sockets, holding the GIL; epoll_wait() without waiting.",
+    -1, methods,
     NULL, NULL, NULL, NULL,
 };
 

@@ -200,3 +200,12 @@ def test_parse_refuses_bad_calls() -> None:
         parse(*good[:5], b"abc", 4, *good[7:])
     with pytest.raises(TypeError):
         parse(*good[:3])
+
+
+def test_parse_takes_any_size_of_payload_limit() -> None:
+    packet = struct.pack(">4sII", b"\0REQ", 16, 2) + b"hi"  # ECHO_REQ
+    for limit, frames in ((2**80, 1), (-(2**80), 0), (1, 0), (2, 1)):
+        out: list[Frame] = []
+        pos, need = _parse()(Frame, Magic.REQ, Magic.RES, TYPES, ARG_COUNTS, packet, 0, limit,
+                             out)
+        assert (len(out), pos, need) == (frames, 14 if frames else 0, 0)
