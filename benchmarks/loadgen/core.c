@@ -8,6 +8,7 @@ int o_unique = 0, o_allow_disc = 0, o_rounds = 10, o_pid = 0, o_check_status = 1
 long o_count = 100000;
 double o_duration = 1e9, o_timeout = 120.0, o_settle = 0.5;
 const char *o_verify_acked = NULL;
+const char *o_latency_log = NULL;
 
 int g_ep = -1;
 conn_t **g_conns;
@@ -16,6 +17,8 @@ long g_issued, g_acked, g_completed;
 double g_t_start, g_issue_deadline, g_hard_deadline;
 double *g_lat;
 long g_nlat;
+double *g_lat_done; /* with --latency-log: each job's completion time and client, by g_lat index */
+int *g_lat_client;
 int g_disconnected;
 /* drain verification: seen[conn][seq] bitmaps */
 uint8_t **g_seen;

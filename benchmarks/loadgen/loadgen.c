@@ -134,8 +134,23 @@ static void start_workers(int n) {
     }
 }
 
+/* --latency-log: one line per job, in completion order: seconds since the timed span began,
+ * the job's latency in seconds, and its client. Shows whether slow jobs are spread out or
+ * bunched in time (a stall hits every job in flight). */
+static void write_latency_log(double t0) {
+    FILE *f = fopen(o_latency_log, "w");
+    if (!f) fail("cannot write %s: %s", o_latency_log, strerror(errno));
+    for (long i = 0; i < g_nlat; i++)
+        fprintf(f, "%.7f %.7f %d\n", g_lat_done[i] - t0, g_lat[i], g_lat_client[i]);
+    if (fclose(f) != 0) fail("cannot write %s: %s", o_latency_log, strerror(errno));
+}
+
 static void mode_fg(void) {
     g_lat = calloc((size_t)o_count + 1, sizeof(double));
+    if (o_latency_log) {
+        g_lat_done = calloc((size_t)o_count + 1, sizeof(double));
+        g_lat_client = calloc((size_t)o_count + 1, sizeof(int));
+    }
     start_workers(o_workers);
     int first = g_nconns;
     for (int i = 0; i < o_clients; i++) {
@@ -156,6 +171,7 @@ static void mode_fg(void) {
         loop_once();
     }
     span_end(&s, 0);
+    if (o_latency_log) write_latency_log(s.t0);
     qsort(g_lat, (size_t)g_nlat, sizeof(double), cmp_double);
     printf("{\"ok\": true, \"mode\": \"fg\", \"jobs\": %ld, \"rate\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, "
            "\"max_ms\": %.3f",
@@ -318,7 +334,7 @@ static void usage(void) {
             "usage: loadgen MODE --port P [--host H] [--func F] [--count N] [--conns N] [--depth N]\n"
             "       [--clients N] [--workers N] [--size BYTES] [--unique] [--rounds N] [--pid PID]\n"
             "       [--duration S] [--timeout S] [--settle S] [--allow-disconnect] [--no-status-check]\n"
-            "       [--verify-acked a,b,...]\n"
+            "       [--verify-acked a,b,...] [--latency-log FILE (fg)]\n"
             "MODE: bg | fg | drain | idle | coalesce\n");
     exit(2);
 }
@@ -345,6 +361,7 @@ int main(int argc, char **argv) {
         else if (OPT("--timeout")) o_timeout = atof(v);
         else if (OPT("--settle")) o_settle = atof(v);
         else if (OPT("--verify-acked")) o_verify_acked = v;
+        else if (OPT("--latency-log")) o_latency_log = v;
         else if (strcmp(a, "--unique") == 0) o_unique = 1;
         else if (strcmp(a, "--allow-disconnect") == 0) o_allow_disc = 1;
         else if (strcmp(a, "--no-status-check") == 0) o_check_status = 0;

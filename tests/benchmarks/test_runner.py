@@ -190,3 +190,37 @@ def test_best_of_repeated_runs_keeps_every_repetition() -> None:
     assert "each" not in _best("b", runs[:1])
     assert _best("d", [{"rss_per_conn_bytes": 9}, {"rss_per_conn_bytes": 7}])[
         "rss_per_conn_bytes"] == 7
+
+
+def test_latency_log_has_one_line_per_foreground_job(loadgen: Path, tmp_path: Path,
+                                                     geartool_server: int) -> None:
+    log = tmp_path / "lat.txt"
+    fg = _run(loadgen, "fg", geartool_server, count=200, clients=2, workers=2, depth=3,
+              func="smoke_lat", latency_log=log)
+    rows = [line.split() for line in log.read_text().splitlines()]
+    assert len(rows) == fg["jobs"] == 200
+    done = [float(r[0]) for r in rows]
+    latency = sorted(float(r[1]) for r in rows)
+    assert done == sorted(done) and done[0] >= 0  # in completion order, from the span's start
+    assert {int(r[2]) for r in rows} == {0, 1}  # both clients
+    assert latency[0] > 0 and abs(latency[len(latency) // 2] * 1e3 - fg["p50_ms"]) < 0.002
+    with pytest.raises(build.LoadgenError, match="cannot write"):
+        _run(loadgen, "fg", geartool_server, count=5, clients=1, workers=1, depth=1,
+             func="smoke_lat", latency_log=tmp_path / "missing" / "lat.txt")
+
+
+def test_latency_tail_finds_a_stall(tmp_path: Path) -> None:
+    from benchmarks.latency_tail import analyse, main
+
+    # 1,000 jobs over 1 s at 1 ms; the 30 completing between 0.500 and 0.530 s took 5 ms.
+    rows = [(i / 1000, 0.005 if 500 <= i < 530 else 0.001 + (i % 7) * 1e-5, i % 2)
+            for i in range(1000)]
+    t = analyse(rows, 0.03, 0.010)
+    assert t.jobs == 1000 and t.windows == 100
+    assert sorted(t.tail_windows) == [50, 51, 52] and sum(t.tail_windows.values()) == 30
+    assert t.by_client == {0: 0.03, 1: 0.03}
+    log = tmp_path / "lat.txt"
+    log.write_text("".join(f"{a} {b} {c}\n" for a, b, c in rows))
+    assert main([str(log), "--fraction", "0.03"]) == 0
+    log.write_text("0.1 x 0\n")
+    assert main([str(log)]) == 1
