@@ -63,10 +63,10 @@ def _derive(res: dict[str, Any]) -> dict[str, Any]:
     return res
 
 
-# The figures of every repetition kept beside the best one, so that a run's spread (and how far
-# a noisy spell moved it) can be read from its JSON afterwards.
-_EACH = ("rate", "p50_ms", "p99_ms", "server_cpu_us_per_job", "rss_per_conn_bytes",
-         "rss_per_job_bytes", "round_p50_ms", "help_ms", "submit_ms", "error")
+# A run's headline figures: printed after each repetition, and kept for every repetition beside
+# the best one, so that a run's spread (how far a noisy spell moved it) can be read afterwards.
+_FIGURES = ("rate", "p50_ms", "p99_ms", "rss_per_conn_bytes", "rss_per_job_bytes",
+            "round_p50_ms", "server_cpu_us_per_job", "help_ms", "submit_ms")
 
 
 def _best(wl: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -77,7 +77,7 @@ def _best(wl: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     best = (max if higher else min)(ok, key=lambda r: r.get(key, 0))
     if len(runs) == 1:
         return best
-    each = [{k: r[k] for k in _EACH if k in r} for r in runs]
+    each = [{k: r[k] for k in (*_FIGURES, "error") if k in r} for r in runs]
     return {**best, "runs": len(runs), "each": each}
 
 
@@ -85,8 +85,7 @@ def _summary(res: dict[str, Any]) -> str:
     if "error" in res:
         return f"ERROR {res['error']}"
     bits = []
-    for key in ("rate", "p50_ms", "p99_ms", "rss_per_conn_bytes", "rss_per_job_bytes",
-                "round_p50_ms", "server_cpu_us_per_job", "help_ms", "submit_ms"):
+    for key in _FIGURES:
         if key in res:
             digits = (1 if key in ("help_ms", "submit_ms") else 3 if "ms" in key
                       else 2 if "cpu_us" in key else 0)

@@ -69,11 +69,12 @@ void on_fg(conn_t *c, uint32_t type, const uint8_t *p, uint32_t len) {
     slot_t *s = &c->slots[seq % o_depth];
     if (s->state != 2 || s->seq != seq || s->hlen != hlen || memcmp(s->handle, p, hlen) != 0)
         fail("fg conn %d: WORK_COMPLETE for job %ld does not match its handle", c->id, seq);
+    double done = now();
     if (g_lat_done) {
-        g_lat_done[g_nlat] = now();
+        g_lat_done[g_nlat] = done;
         g_lat_client[g_nlat] = c->id;
     }
-    g_lat[g_nlat++] = now() - s->t0;
+    g_lat[g_nlat++] = done - s->t0;
     s->state = 0;
     c->outstanding--;
     c->acked++;
