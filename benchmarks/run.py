@@ -21,7 +21,7 @@ if __package__ in (None, ""):
     # run as a script: make `benchmarks` importable from the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.harness import build, report  # noqa: E402
+from benchmarks.harness import build, cpus, report  # noqa: E402
 from benchmarks.harness.servers import TARGETS, geartool_code, versions  # noqa: E402
 from benchmarks.harness.workloads import FULL, QUICK, WORKLOADS, describe  # noqa: E402
 
@@ -37,6 +37,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=1,
                    help="run each workload N times per server (alternating) and keep the best: "
                         "other load on the machine only ever makes a run worse")
+    p.add_argument("--no-pin", action="store_true",
+                   help="let the kernel place the server and the load generator (by default "
+                        "each gets its own CPU: see harness/cpus.py)")
     p.add_argument("--out", type=Path, default=RESULTS, help="directory for JSON and Markdown")
     args = p.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(WORKLOADS)
@@ -102,6 +105,8 @@ def run(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = QUICK if args.quick else FULL
     binary = build.build()
+    placement = cpus.choose(not args.no_pin)
+    cpus.use(placement)
     # sanity: candidate == baseline compares a server with itself, run it twice under one name
     kinds = [(args.baseline, args.baseline)]
     cand_name = args.candidate if args.candidate != args.baseline else f"{args.candidate}#2"
@@ -142,6 +147,7 @@ def run(argv: list[str] | None = None) -> int:
     meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
             "mode": "quick" if args.quick else "full", "cpus": os.cpu_count(),
             "load_before": round(load, 2), "repeat": args.repeat,
+            "placement": placement.describe() if placement else "unpinned",
             **found, "sizes": describe(sizes)}
     table = report.rows(results, args.baseline, cand_name)
     md = report.markdown(table, results, args.baseline, cand_name, meta)

@@ -15,6 +15,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from benchmarks.harness import cpus
+
 BENCH_DIR = Path(__file__).resolve().parent.parent
 SOURCE_DIR = BENCH_DIR / "loadgen"
 CACHE = BENCH_DIR / ".cache"
@@ -72,7 +74,8 @@ def run(binary: Path, mode: str, port: int, *, timeout: float, **opts: Any) -> d
     """Run one loadgen measurement to completion and return its parsed result."""
     argv = command(binary, mode, port, timeout=timeout, **opts)
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 30)
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 30,
+                              preexec_fn=cpus.for_loadgen())
     except subprocess.TimeoutExpired as exc:
         raise LoadgenError(f"loadgen {mode} did not finish within {timeout + 30:.0f} s") from exc
     return parse(proc.stdout, proc.stderr, proc.returncode)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from benchmarks.harness import cpus
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 # 10,000 idle connections plus headroom; bounded by the hard limit.
 NOFILE = 16384
@@ -80,8 +82,14 @@ class Server:
     def start(self, timeout: float = 20.0) -> Server:
         """Start the server and wait until it accepts connections."""
         self.log = tempfile.TemporaryFile()
+        pin = cpus.for_server()
+
+        def prepare() -> None:
+            _raise_nofile()
+            pin()
+
         self.proc = subprocess.Popen(self.argv(), cwd=ROOT, stdout=subprocess.DEVNULL,
-                                     stderr=self.log, preexec_fn=_raise_nofile)
+                                     stderr=self.log, preexec_fn=prepare)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

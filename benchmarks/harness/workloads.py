@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import build, cli
+from benchmarks.harness import build, cli, cpus
 from benchmarks.harness.servers import Server
 
 
@@ -94,7 +94,8 @@ def _kill9(binary: Path, kind: str, s: Sizes, tmp: Path) -> dict[str, Any]:
                          conns=s.durable_conns, depth=s.durable_depth, unique=True,
                          allow_disconnect=True, duration=s.kill_after + 30, timeout=s.timeout,
                          settle=0)
-    gen = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    gen = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           preexec_fn=cpus.for_loadgen())
     try:
         time.sleep(s.kill_after)
         srv.kill9()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.harness import build
+from benchmarks.harness import build, cpus
 from geartool.protocol.codec import Decoder
 from geartool.protocol.frames import Frame, encode, req
 from geartool.protocol.spec import PacketType
@@ -128,6 +128,8 @@ def test_runner_compares_two_servers(tmp_path: Path) -> None:
     assert len(rates) == 3 and all(row["ratio"] is not None and row["ratio"] > 0 for row in rates)
     md = (tmp_path / "latest.md").read_text()
     assert "| a | bg submits/s |" in md and "Crash check (f)" in md
+    placement = cpus.choose(True)  # the runner pins by default, where there are two CPUs
+    assert doc["meta"]["placement"] == (placement.describe() if placement else "unpinned")
 
 
 def test_a_build_that_changes_during_the_run_fails_it(tmp_path: Path,
