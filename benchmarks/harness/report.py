@@ -78,6 +78,36 @@ def rows(results: dict[str, dict[str, Any]], baseline: str, candidate: str
     return out
 
 
+# Per-repetition figures shown under the table: a tail latency moves far more between
+# repetitions than a rate, and the table shows one repetition per server.
+_SPREAD = (("rate", "rate", 0), ("p99_ms", "p99 ms", 3), ("rss_per_conn_bytes", "B/conn", 0),
+           ("rss_per_job_bytes", "B/job", 0), ("help_ms", "help ms", 1),
+           ("submit_ms", "submit ms", 1))
+
+
+def _repetitions(results: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per workload and server with each repetition's headline figures."""
+    out = []
+    for wl, per in results.items():
+        for name, res in per.items():
+            each = res.get("each")
+            if not each:
+                continue
+            bits = []
+            for key, label, digits in _SPREAD:
+                values = [r.get(key) for r in each]
+                if any(isinstance(v, (int, float)) for v in values):
+                    bits.append(f"{label} " + " · ".join(
+                        _fmt(v, digits) if isinstance(v, (int, float)) else "error"
+                        for v in values))
+            if bits:
+                out.append(f"- {wl} {name}: " + "; ".join(bits))
+    if not out:
+        return []
+    return ["", "Each repetition, in run order (the table shows each server's best one: by rate, "
+            "by memory for d and e, by time for h):", "", *out]
+
+
 def markdown(table: list[dict[str, Any]], results: dict[str, dict[str, Any]],
              baseline: str, candidate: str, meta: dict[str, Any]) -> str:
     """The comparison table, the kill -9 check and the loadgen's own CPU, as Markdown."""
@@ -94,6 +124,7 @@ def markdown(table: list[dict[str, Any]], results: dict[str, dict[str, Any]],
         target = f"{sign} {r['target']:g}{r['unit']}"
         lines.append(f"| {r['workload']} | {r['metric']} | {b} | {c} | {ratio} | "
                      f"{target} | {met} |")
+    lines += _repetitions(results)
     kills = results.get("f", {})
     if kills:
         lines += ["", "Crash check (f): SIGKILL mid-stream, restart on the same file, drain.", "",

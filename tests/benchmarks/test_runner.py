@@ -194,6 +194,26 @@ def test_best_of_repeated_runs_keeps_every_repetition() -> None:
         "rss_per_conn_bytes"] == 7
 
 
+def test_markdown_lists_each_repetition() -> None:
+    from benchmarks.harness import report
+    from benchmarks.run import _best
+
+    results = {
+        "b": {"gearmand": _best("b", [{"rate": 100.0, "p99_ms": 0.5},
+                                      {"rate": 90.0, "p99_ms": 0.61}]),
+              "geartool": _best("b", [{"rate": 120.0, "p99_ms": 0.7}, {"error": "lost"}])},
+        "d": {"gearmand": {"rss_per_conn_bytes": 9000}},  # one repetition: nothing to list
+    }
+    md = report.markdown(report.rows(results, "gearmand", "geartool"), results, "gearmand",
+                         "geartool", {"date": "now"})
+    assert "- b gearmand: rate 100 · 90; p99 ms 0.500 · 0.610" in md
+    assert "- b geartool: rate 120 · error; p99 ms 0.700 · error" in md
+    assert "- d " not in md
+    single = {"b": {"gearmand": {"rate": 1.0}, "geartool": {"rate": 2.0}}}
+    assert "Each repetition" not in report.markdown(
+        report.rows(single, "gearmand", "geartool"), single, "gearmand", "geartool", {})
+
+
 def test_latency_log_has_one_line_per_foreground_job(loadgen: Path, tmp_path: Path,
                                                      geartool_server: int) -> None:
     log = tmp_path / "lat.txt"
