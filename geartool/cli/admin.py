@@ -20,6 +20,7 @@ from geartool.cli.admin_run import (
     print_value,
     render_table,
     run_all,
+    use_group_servers,
 )
 from geartool.cli.common import EXIT_FAILED, EXIT_USAGE, die
 
@@ -35,6 +36,12 @@ TimeoutOpt = Annotated[float, typer.Option("--timeout", "-t", min=0.05,
 
 admin = typer.Typer(help="Query and steer Gearman servers (like gearadmin, with tables and JSON).",
                     no_args_is_help=True, rich_markup_mode=None)
+
+
+@admin.callback()
+def _servers_first(server: ServerOpt = None) -> None:
+    # `geartool admin -s HOST status` as well as `geartool admin status -s HOST`.
+    use_group_servers(server)
 
 
 def register(app: typer.Typer) -> None:

@@ -33,8 +33,19 @@ class Outcome:
     code: int = 0
 
 
+# Servers named before the command (``geartool admin -s HOST status``), where gearadmin users
+# put its -h; set by the group's callback on every invocation. A command's own -s wins.
+_group_servers: list[str] | None = None
+
+
+def use_group_servers(servers: list[str] | None) -> None:
+    global _group_servers
+    _group_servers = servers
+
+
 def run_all(servers: list[str] | None, timeout: float, action: Action) -> list[Outcome]:
     """Run ``action`` against every server concurrently; one Outcome per server, in order."""
+    servers = servers or _group_servers
     import asyncio
 
     from geartool.client.admin import AdminClient

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+import geartool
 from geartool.cli import app
 from geartool.protocol import PacketType
 from tests.conftest import free_port, need, start_geartool, stop
@@ -216,3 +217,18 @@ def test_status_adds_up_several_servers(tmp_path: Path) -> None:
     finally:
         for p in procs:
             stop(p)
+
+
+def test_servers_named_before_the_command(geartool_server: int) -> None:
+    live, dead = f"127.0.0.1:{geartool_server}", f"127.0.0.1:{free_port()}"
+    first = runner.invoke(app, ["admin", "-s", live, "version", "--json"])
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout) == {"server": live, "ok": True,
+                                        "version": f"geartool-{geartool.__version__}"}
+    assert runner.invoke(app, ["admin", "-s", dead, "version"]).exit_code == 3
+    # the command's own -s wins over the group's
+    own = runner.invoke(app, ["admin", "-s", dead, "version", "-s", live, "--json"])
+    assert own.exit_code == 0 and json.loads(own.stdout)["server"] == live
+    # and nothing lingers into the next invocation in the same process
+    after = runner.invoke(app, ["admin", "version", "--json"], env={"GEARMAN_SERVERS": dead})
+    assert after.exit_code == 3
