@@ -53,10 +53,6 @@ def use(placement: Placement | None) -> None:
     _current = placement
 
 
-def current() -> Placement | None:
-    return _current
-
-
 def _pin(cpus: frozenset[int] | None) -> Callable[[], None]:
     def pin() -> None:  # runs in the child between fork and exec: its threads inherit the mask
         if cpus is not None:
