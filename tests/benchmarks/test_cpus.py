@@ -4,7 +4,6 @@ generator, checked on real processes through the kernel's own affinity masks."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,9 +13,8 @@ import pytest
 
 from benchmarks.harness import cpus
 from benchmarks.harness.servers import Server
-from geartool.protocol.codec import Decoder
-from geartool.protocol.frames import Frame, encode, req
 from geartool.protocol.spec import PacketType
+from tests.wire import Peer
 
 
 @pytest.fixture
@@ -61,17 +59,9 @@ def _threads_allowed(pid: int) -> list[str]:
 
 def _submit_background(port: int) -> None:
     """One durable submit, answered after its commit: the store's thread has run by then."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(encode(req(PacketType.SUBMIT_JOB_BG, b"pin", b"", b"x")))
-        decoder = Decoder()
-        while True:
-            data = sock.recv(4096)
-            assert data, "server closed the connection"
-            decoder.feed(data)
-            events = list(decoder.events())
-            if events:
-                assert isinstance(events[0], Frame) and events[0].type == PacketType.JOB_CREATED
-                return
+    with Peer(port, timeout=10) as peer:
+        peer.send(PacketType.SUBMIT_JOB_BG, b"pin", b"", b"x")
+        assert peer.frame(timeout=10).type == PacketType.JOB_CREATED
 
 
 @pytest.mark.parametrize("durable", [False, True])
