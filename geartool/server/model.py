@@ -70,7 +70,9 @@ class Function:
 
     def __init__(self, name: bytes) -> None:
         self.name = name
-        self.queues: tuple[deque[Job], deque[Job], deque[Job]] = (deque(), deque(), deque())
+        # One queue per priority, typed variable-length: compiled, a fixed-length tuple is an
+        # unboxed struct, boxed into a new tuple object each time it is indexed by a variable.
+        self.queues: tuple[deque[Job], ...] = (deque(), deque(), deque())
         self.workers: list[Registration] = []
         # Connections that slept while registered here, oldest first (a dict is an ordered
         # set, so a worker is listed once however often it sleeps). Entries for workers that

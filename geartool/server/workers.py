@@ -170,7 +170,7 @@ class WorkerSide:
             self.send(conn, _NO_JOB)
             return
         regs = conn.registrations
-        for prio in (0, 1, 2):
+        for prio in range(3):  # (compiled, a C loop; a tuple literal makes an iterator)
             for i, reg in enumerate(regs):
                 queue = reg.function.queues[prio]
                 while queue:
