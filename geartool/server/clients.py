@@ -25,11 +25,12 @@ P = PacketType
 # Hot-path names bound as Final module constants: compiled (mypyc), a Final is a C static, where
 # any other global is a dict lookup, and an enum member (EnumType has a Python __getattr__)
 # costs ~100 ns per use.
-_LOW_BG: Final = P.SUBMIT_JOB_LOW_BG
+_LOW_BG: Final = int(P.SUBMIT_JOB_LOW_BG)
 _EPOCH: Final = P.SUBMIT_JOB_EPOCH
-_BACKGROUND: Final = BACKGROUND_SUBMITS
-# A submit's priority by packet number: a tuple index, where a dict lookup hashes and compares.
+# A submit's priority and kind by packet number: tuples indexed by the number as a C integer,
+# where indexing, comparing or hashing the enum member itself is a generic call each.
 _PRIORITY: Final = tuple(int(SUBMIT_PRIORITY.get(t, 0)) if t is not None else 0 for t in TYPES)
+_BACKGROUND: Final = tuple(t in BACKGROUND_SUBMITS for t in TYPES)
 _pack_header: Final = pack_header
 _RES: Final = MAGIC_RES
 _MAX_UNIQUE: Final = MAX_UNIQUE
@@ -66,13 +67,14 @@ class ClientSide(WorkerSide):
     def _submit(self, conn: Conn, frame: Frame) -> None:
         # The hottest request: kept flat (no helper calls on the common path) on purpose.
         ptype = frame.type
+        kind: int = ptype  # (compiled, unboxed once to a C integer; int(ptype) is a call)
         args = frame.args
         name = args[0]
         unique = args[1]
         data = args[-1]
         when = 0
         reducer = b""
-        if ptype > _LOW_BG:  # the epoch and reduce variants carry extra fields
+        if kind > _LOW_BG:  # the epoch and reduce variants carry extra fields
             if ptype is _EPOCH:
                 when = parse_strtoll(args[2])
             else:
@@ -83,7 +85,7 @@ class ClientSide(WorkerSide):
         if self.memory_low:
             self.error(conn, ErrorCode.QUEUE_ERROR, "Server is out of memory")
             return
-        background = ptype in _BACKGROUND
+        background = _BACKGROUND[kind]
         fn = self.functions.get(name)
         if fn is None:
             fn = self.function(name)
@@ -94,7 +96,7 @@ class ClientSide(WorkerSide):
                     self._listen(conn, existing)
                 self._reply_created(conn, existing)
                 return
-        prio = _PRIORITY[ptype]
+        prio = _PRIORITY[kind]
         limit = fn.max_queue[prio]
         if limit and fn.total >= limit:
             self.error(conn, ErrorCode.QUEUE_ERROR, "Job queue is full")
@@ -129,7 +131,8 @@ class ClientSide(WorkerSide):
         elif unique:
             fn.uniques[unique] = job
         fn.submitted += 1
-        fn.waiting[prio] += 1
+        waiting = fn.waiting  # (compiled, ``x[i] += 1`` on a list item is a generic add)
+        waiting[prio] = waiting[prio] + 1
         return job
 
     def _coalesce(self, fn: Function, unique: bytes, data: bytes) -> Job | None:

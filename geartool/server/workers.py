@@ -176,7 +176,8 @@ class WorkerSide:
                 while queue:
                     job = queue.popleft()
                     fn = job.function
-                    fn.waiting[prio] -= 1
+                    waiting = fn.waiting  # (a generic subtract as ``-= 1``: see new_job)
+                    waiting[prio] = waiting[prio] - 1
                     job.queued = False
                     if job.ignore:
                         self._finish(job)  # abandoned or cancelled: reaped here, never run
