@@ -16,6 +16,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+
+_SYS = Path("/sys/devices/system/cpu")
 
 
 @dataclass(frozen=True)
@@ -33,15 +36,37 @@ def _names(cpus: frozenset[int]) -> str:
     return ",".join(str(c) for c in sorted(cpus))
 
 
-def choose(enabled: bool, allowed: set[int] | None = None) -> Placement | None:
+def siblings(cpu: int, root: Path = _SYS) -> set[int]:
+    """The CPUs sharing ``cpu``'s core (SMT threads), itself included; just ``cpu`` when the
+    kernel does not say."""
+    try:
+        text = (root / f"cpu{cpu}" / "topology" / "thread_siblings_list").read_text().strip()
+    except OSError:
+        return {cpu}
+    out: set[int] = set()
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        try:
+            out.update(range(int(lo), int(hi or lo) + 1))
+        except ValueError:
+            return {cpu}
+    return out | {cpu}
+
+
+def choose(enabled: bool, allowed: set[int] | None = None,
+           sibling_of: Callable[[int], set[int]] = siblings) -> Placement | None:
     """One CPU for the server and another for the load generator, from the CPUs this process
-    may use; None when pinning is off or fewer than two CPUs are available."""
+    may use: on another core if there is one, as two threads of one core share its execution
+    units. None when pinning is off or fewer than two CPUs are available."""
     if not enabled or not hasattr(os, "sched_getaffinity"):
         return None
     cpus = sorted(allowed if allowed is not None else os.sched_getaffinity(0))
     if len(cpus) < 2:
         return None
-    return Placement(frozenset({cpus[0]}), frozenset({cpus[1]}))
+    server = cpus[0]
+    shared = sibling_of(server)
+    loadgen = next((c for c in cpus[1:] if c not in shared), cpus[1])
+    return Placement(frozenset({server}), frozenset({loadgen}))
 
 
 _current: Placement | None = None

@@ -35,6 +35,21 @@ def test_choose_takes_two_distinct_cpus_from_the_allowed_set() -> None:
     assert cpus.choose(False, {0, 1}) is None
 
 
+def test_choose_keeps_the_two_off_one_core(tmp_path: Path) -> None:
+    # cpu0 and cpu1 are two threads of one core, as the kernel lists them in sysfs
+    for cpu, text in ((0, "0-1"), (1, "0-1"), (2, "2,3"), (3, "2,3")):
+        topo = tmp_path / f"cpu{cpu}" / "topology"
+        topo.mkdir(parents=True)
+        (topo / "thread_siblings_list").write_text(text + "\n")
+    assert cpus.siblings(0, tmp_path) == {0, 1} and cpus.siblings(3, tmp_path) == {2, 3}
+    assert cpus.siblings(9, tmp_path) == {9}  # not listed: only itself
+    chosen = cpus.choose(True, {0, 1, 2, 3}, lambda c: cpus.siblings(c, tmp_path))
+    assert chosen == cpus.Placement(frozenset({0}), frozenset({2}))
+    # one core with two threads and nothing else: share it rather than not pin at all
+    only = cpus.choose(True, {0, 1}, lambda c: cpus.siblings(c, tmp_path))
+    assert only == cpus.Placement(frozenset({0}), frozenset({1}))
+
+
 def _affinity_of_child(preexec: object) -> set[int]:
     code = "import os; print(' '.join(map(str, sorted(os.sched_getaffinity(0)))))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
