@@ -3,7 +3,8 @@
     python benchmarks/run.py [--quick] [--only a,b] [--baseline gearmand] [--candidate geartool]
 
 Each workload starts a fresh server of each kind on a free loopback port, drives it with the
-compiled load generator (benchmarks/loadgen/*.c) and stops it by PID. Ratios are
+compiled load generator (benchmarks/loadgen/*.c) and stops it by PID. Foreground round trips (b)
+keep both servers up and alternate between them in slices (harness/interleave.py). Ratios are
 candidate / baseline. JSON and a Markdown table are written to benchmarks/results/.
 """
 
@@ -21,9 +22,9 @@ if __package__ in (None, ""):
     # run as a script: make `benchmarks` importable from the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.harness import build, cpus, report  # noqa: E402
+from benchmarks.harness import build, cpus, interleave, report  # noqa: E402
 from benchmarks.harness.servers import TARGETS, geartool_code, versions  # noqa: E402
-from benchmarks.harness.workloads import FULL, QUICK, WORKLOADS, describe  # noqa: E402
+from benchmarks.harness.workloads import FULL, QUICK, WORKLOADS, Sizes, describe  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -37,6 +38,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=1,
                    help="run each workload N times per server (alternating) and keep the best: "
                         "other load on the machine only ever makes a run worse")
+    p.add_argument("--no-interleave", action="store_true",
+                   help="run b like the others, one server at a time, instead of in slices "
+                        "alternating between them (see harness/interleave.py)")
     p.add_argument("--no-pin", action="store_true",
                    help="let the kernel place the server and the load generator (by default "
                         "each gets its own CPU: see harness/cpus.py)")
@@ -100,6 +104,57 @@ def _summary(res: dict[str, Any]) -> str:
     return " ".join(bits)
 
 
+def _repeated(wl: str, binary: Path, kinds: list[tuple[str, str]], sizes: Sizes,
+              repeat: int) -> tuple[dict[str, dict[str, Any]], int]:
+    """Run workload ``wl`` ``repeat`` times per server, alternating servers; keep each one's
+    best run. Returns the results by server name and the number of failed runs."""
+    title, fn = WORKLOADS[wl]
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in kinds}
+    failures = 0
+    for _ in range(repeat):
+        for name, kind in kinds:
+            t0 = time.monotonic()
+            try:
+                res = _derive(fn(binary, kind, sizes))
+            except (build.LoadgenError, RuntimeError, OSError) as exc:
+                text = str(exc).strip()
+                res = {"error": text.splitlines()[-1] if text else type(exc).__name__}
+                failures += 1
+            if "kill9" in res and res["kill9"]["lost"] and kind == "geartool":
+                failures += 1
+            runs[name].append(res)
+            print(f"[{wl}] {title:40s} {name:10s} {_summary(res)}  "
+                  f"({time.monotonic() - t0:.1f} s)", flush=True)
+    return {name: _best(wl, r) for name, r in runs.items()}, failures
+
+
+def _interleaved(binary: Path, kinds: list[tuple[str, str]], sizes: Sizes,
+                 repeat: int) -> tuple[dict[str, dict[str, Any]], int]:
+    """Workload b in slices alternating between the servers (harness/interleave.py): each
+    repetition is a round of slices, and every round's jobs are pooled per server."""
+    title = WORKLOADS["b"][0]
+    fg = {"clients": sizes.fg_clients, "workers": sizes.fg_workers, "depth": sizes.fg_depth}
+    t0 = time.monotonic()
+
+    def progress(_: int, pools: dict[str, interleave.Pool]) -> None:
+        nonlocal t0
+        for name, pool in pools.items():
+            res = _derive(pool.figures())
+            print(f"[b] {title:40s} {name:10s} {_summary(res)} "
+                  f"({len(pool.slice_rates)} slices, {time.monotonic() - t0:.1f} s)", flush=True)
+        t0 = time.monotonic()
+
+    try:
+        rounds = interleave.run(binary, kinds, sizes.fg_jobs, sizes.fg_slices, repeat, fg,
+                                sizes.timeout, progress)
+    except (RuntimeError, OSError) as exc:
+        text = str(exc).strip()
+        error = {"error": text.splitlines()[-1] if text else type(exc).__name__}
+        return {name: dict(error) for name, _ in kinds}, len(kinds)
+    results = {name: _derive(interleave.pooled(pools)) for name, pools in rounds.items()}
+    return results, sum(1 for res in results.values() if "error" in res)
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the selected workloads; return 0 when every run passed its reply checks."""
     args = parse_args(argv)
@@ -119,23 +174,11 @@ def run(argv: list[str] | None = None) -> int:
         print(f"note: load average is {load:.2f} before the run; other work on this machine "
               "lowers rates (server CPU per job is the steadier figure)", flush=True)
     for wl in args.names:
-        title, fn = WORKLOADS[wl]
-        runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in kinds}
-        for _ in range(args.repeat):
-            for name, kind in kinds:
-                t0 = time.monotonic()
-                try:
-                    res = _derive(fn(binary, kind, sizes))
-                except (build.LoadgenError, RuntimeError, OSError) as exc:
-                    text = str(exc).strip()
-                    res = {"error": text.splitlines()[-1] if text else type(exc).__name__}
-                    failures += 1
-                if "kill9" in res and res["kill9"]["lost"] and kind == "geartool":
-                    failures += 1
-                runs[name].append(res)
-                print(f"[{wl}] {title:40s} {name:10s} {_summary(res)}  "
-                      f"({time.monotonic() - t0:.1f} s)", flush=True)
-        results[wl] = {name: _best(wl, r) for name, r in runs.items()}
+        if wl == "b" and not args.no_interleave:
+            results[wl], failed = _interleaved(binary, kinds, sizes, args.repeat)
+        else:
+            results[wl], failed = _repeated(wl, binary, kinds, sizes, args.repeat)
+        failures += failed
     # A compiled module's source edited mid-run makes every later server start run the Python
     # sources (see geartool/_compiled.py): such a run mixes two builds and proves nothing.
     code_after = geartool_code()
@@ -148,6 +191,8 @@ def run(argv: list[str] | None = None) -> int:
             "mode": "quick" if args.quick else "full", "cpus": os.cpu_count(),
             "load_before": round(load, 2), "repeat": args.repeat,
             "placement": placement.describe() if placement else "unpinned",
+            "b": "one server at a time" if args.no_interleave else
+                 f"interleaved, {sizes.fg_slices} slices per repetition",
             **found, "sizes": describe(sizes)}
     table = report.rows(results, args.baseline, cand_name)
     md = report.markdown(table, results, args.baseline, cand_name, meta)

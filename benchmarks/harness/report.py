@@ -102,10 +102,24 @@ def _repetitions(results: dict[str, dict[str, Any]]) -> list[str]:
                         for v in values))
             if bits:
                 out.append(f"- {wl} {name}: " + "; ".join(bits))
+    out += _slices(results)
     if not out:
         return []
     return ["", "Each repetition, in run order (the table shows each server's best one: by rate, "
-            "by memory for d and e, by time for h):", "", *out]
+            "by memory for d and e, by time for h; b pools all of its repetitions):", "", *out]
+
+
+def _slices(results: dict[str, dict[str, Any]]) -> list[str]:
+    """The rate of each slice of an interleaved workload, in thousands per second: shows the
+    machine's spells, which both servers went through."""
+    out = []
+    for wl, per in results.items():
+        for name, res in per.items():
+            rates = res.get("slice_rates")
+            if rates:
+                out.append(f"- {wl} {name}, each slice (k/s): " + " ".join(
+                    f"{r / 1000:.0f}" for r in rates))
+    return out
 
 
 def markdown(table: list[dict[str, Any]], results: dict[str, dict[str, Any]],

@@ -25,10 +25,11 @@ class Sizes:
     bg_jobs: int = 1_000_000
     bg_conns: int = 4
     bg_depth: int = 100
-    fg_jobs: int = 200_000
+    fg_jobs: int = 400_000
     fg_clients: int = 4
     fg_workers: int = 4
     fg_depth: int = 8
+    fg_slices: int = 20  # b alternates between the servers in slices (harness/interleave.py)
     drain_jobs: int = 200_000
     drain_workers: int = 4
     idle_conns: int = 10_000
@@ -45,9 +46,9 @@ class Sizes:
 
 
 FULL = Sizes()
-QUICK = Sizes(bg_jobs=50_000, fg_jobs=20_000, drain_jobs=20_000, idle_conns=1_000,
-              mem_jobs=50_000, durable_seconds=1.5, kill_after=1.0, coal_clients=100,
-              coal_rounds=5, cli_runs=3, duration=10.0, timeout=60.0)
+QUICK = Sizes(bg_jobs=50_000, fg_jobs=20_000, fg_slices=4, drain_jobs=20_000,
+              idle_conns=1_000, mem_jobs=50_000, durable_seconds=1.5, kill_after=1.0,
+              coal_clients=100, coal_rounds=5, cli_runs=3, duration=10.0, timeout=60.0)
 
 
 def _bg(binary: Path, kind: str, s: Sizes) -> dict[str, Any]:
