@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -50,10 +50,10 @@ def test_choose_keeps_the_two_off_one_core(tmp_path: Path) -> None:
     assert only == cpus.Placement(frozenset({0}), frozenset({1}))
 
 
-def _affinity_of_child(preexec: object) -> set[int]:
+def _affinity_of_child(preexec: Callable[[], object]) -> set[int]:
     code = "import os; print(' '.join(map(str, sorted(os.sched_getaffinity(0)))))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=30, preexec_fn=preexec, check=True).stdout  # type: ignore[arg-type]
+                         timeout=30, preexec_fn=preexec, check=True).stdout
     return {int(n) for n in out.split()}
 
 

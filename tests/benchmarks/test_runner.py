@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,17 +30,17 @@ def loadgen() -> Path:
     return build.build()
 
 
-def _run(binary: Path, mode: str, port: int, **opts: object) -> dict[str, object]:
+def _run(binary: Path, mode: str, port: int, **opts: object) -> dict[str, Any]:
     return build.run(binary, mode, port, timeout=30, **opts)
 
 
 def test_every_mode_checks_replies(loadgen: Path, any_server: tuple[str, int]) -> None:
     _, port = any_server
     bg = _run(loadgen, "bg", port, count=500, conns=3, depth=7, func="smoke_bg")
-    assert bg["jobs"] == 500 and sum(bg["acked_per_conn"]) == 500  # type: ignore[arg-type]
+    assert bg["jobs"] == 500 and sum(bg["acked_per_conn"]) == 500
     fg = _run(loadgen, "fg", port, count=300, clients=3, workers=2, depth=4, func="smoke_fg")
     assert fg["jobs"] == 300
-    assert 0 < fg["p50_ms"] <= fg["p99_ms"] <= fg["max_ms"]  # type: ignore[operator]
+    assert 0 < fg["p50_ms"] <= fg["p99_ms"] <= fg["max_ms"]
     drain = _run(loadgen, "drain", port, count=400, conns=2, workers=3, func="smoke_drain")
     assert drain["jobs"] == drain["prefilled"] == drain["queued_before"] == 400
     coal = _run(loadgen, "coalesce", port, clients=40, rounds=3)
@@ -54,7 +55,7 @@ def test_idle_connections_and_server_rss(loadgen: Path) -> None:
     finally:
         stop(proc)
     assert idle["connections"] == 100
-    assert idle["server_rss_after_kb"] >= idle["server_rss_before_kb"] > 0  # type: ignore[operator]
+    assert idle["server_rss_after_kb"] >= idle["server_rss_before_kb"] > 0
 
 
 def _bad_worker(port: int, ready: threading.Event, stop_flag: threading.Event) -> None:
@@ -183,14 +184,15 @@ def test_absolute_targets_judge_the_candidate_alone() -> None:
 def test_best_of_repeated_runs_keeps_every_repetition() -> None:
     from benchmarks.run import _best
 
-    runs = [{"rate": 10.0, "p99_ms": 0.9}, {"error": "lost a job"},
+    runs: list[dict[str, Any]] = [{"rate": 10.0, "p99_ms": 0.9}, {"error": "lost a job"},
             {"rate": 12.0, "p99_ms": 0.7, "server_cpu_us_per_job": 3.0, "jobs": 5}]
     best = _best("b", runs)
     assert best["rate"] == 12.0 and best["p99_ms"] == 0.7 and best["runs"] == 3
     assert best["each"] == [{"rate": 10.0, "p99_ms": 0.9}, {"error": "lost a job"},
                             {"rate": 12.0, "p99_ms": 0.7, "server_cpu_us_per_job": 3.0}]
     assert "each" not in _best("b", runs[:1])
-    assert _best("d", [{"rss_per_conn_bytes": 9}, {"rss_per_conn_bytes": 7}])[
+    memory: list[dict[str, Any]] = [{"rss_per_conn_bytes": 9}, {"rss_per_conn_bytes": 7}]
+    assert _best("d", memory)[
         "rss_per_conn_bytes"] == 7
 
 
