@@ -1,6 +1,8 @@
 """The outgoing side of the server's sockets: replies written once per pass, the rest kept.
 
 Every reply the scheduler makes in one pass over the ready sockets leaves in one write per peer.
+While the server is busy, a client's replies (a connection without CAN_DO) may wait a few passes
+so that they leave together; a worker's go out at the end of each pass (see ``Hub.on_ready``).
 What the kernel does not take waits in the peer's ``pending`` list until epoll says the socket is
 writable; meanwhile a peer with more than 4 MB waiting is not read from (a slow client cannot
 make the server buffer without bound), and one past the server's write limit is cut off.
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 import select
 import socket
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
@@ -31,6 +34,9 @@ _HIGH: Final = 4 * 1024 * 1024
 _LOW: Final = 1024 * 1024
 # By descriptor through sysio (the C shim that keeps the GIL, else os.write): see transport.py.
 _write: Final = sysio.write
+_clock: Final = time.monotonic_ns
+# However busy the server, a client's replies wait no longer than this for others to join them.
+DEFER_NS: Final = 200_000
 
 
 class Peer:
@@ -63,6 +69,11 @@ class Outgoing:
     loop: Any  # Any: uvloop's handles are not asyncio's classes, and compiled code checks types
     scheduled: bool
     broken: list[Peer]  # peers whose write failed during a flush
+    # Clients' connections whose replies wait for a later pass (Hub.on_ready sets ``deferring``
+    # while they may), and since when the oldest of them has waited (monotonic ns).
+    deferred: list[Conn]
+    deferring: bool
+    deferred_since: int
 
     # Defined by Hub; declared here so this module type-checks (and compiles) on its own.
     def abort(self, peer: Peer) -> None:
@@ -79,7 +90,7 @@ class Outgoing:
     def after_batch(self, now: bool = False) -> None:
         """After any change to the scheduler: its replies go out; its slow duties run if due."""
         core = self.core
-        if core.dirty:
+        if core.dirty or self.deferred:
             if now:
                 self.flush_now()
             elif not self.scheduled and self.loop is not None:
@@ -91,12 +102,35 @@ class Outgoing:
     def flush_now(self) -> None:
         self.scheduled = False
         core = self.core
+        if self.deferring and (not self.deferred
+                               or _clock() - self.deferred_since < DEFER_NS):
+            self._defer_clients()
+        elif self.deferred:
+            core.dirty += self.deferred
+            self.deferred = []
         while core.dirty:  # a failed send disconnects, which may reply to others
             dirty, core.dirty = core.dirty, []
             flush(dirty)
             broken, self.broken = self.broken, []
             for peer in broken:
                 self.abort(peer)
+
+    def _defer_clients(self) -> None:
+        """Defer the replies of connections without CAN_DO. A worker's go out now: an idle
+        worker waits for its JOB_ASSIGN or NOOP, while a client with jobs in flight gains from
+        getting its replies in one write (and answering in one), each costing the server a
+        syscall and the kernel a loopback segment."""
+        core = self.core
+        dirty, core.dirty = core.dirty, []
+        deferred = self.deferred
+        first = not deferred
+        for conn in dirty:
+            if conn.registrations:
+                core.dirty.append(conn)
+            else:
+                deferred.append(conn)
+        if first and deferred:
+            self.deferred_since = _clock()  # the oldest reply's wait counts
 
     def send(self, peer: Peer, data: bytes) -> None:
         """Write now what the kernel takes; keep the rest for when the socket is writable."""

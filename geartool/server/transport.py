@@ -43,6 +43,10 @@ _MAX_EVENTS: Final = 1024
 # written its replies, so the next pass polls the set directly instead of going back through
 # the loop's own poll and callback.
 _PASSES: Final = 16
+# Clients' replies are written at the end of every _DEFER_PASSES-th pass, at the end of the
+# wake-up, or once the oldest has waited DEFER_NS; workers' at the end of every pass
+# (outgoing.Outgoing._defer_clients says why). Figures in benchmarks/README.md.
+_DEFER_PASSES: Final = 4
 _ACCEPTS: Final = 128  # new connections taken per pass, so a flood cannot starve the others
 # By descriptor through sysio (the C shim that keeps the GIL, else os.read): the socket's own
 # recv() method measured slower, as it parses its arguments from a format string.
@@ -69,6 +73,9 @@ class Hub(Outgoing):
         self.loop = None
         self.scheduled = False
         self.broken = []
+        self.deferred = []
+        self.deferring = False
+        self.deferred_since = 0
 
     # ---- setup and teardown --------------------------------------------------------------
 
@@ -102,14 +109,21 @@ class Hub(Outgoing):
 
     def on_ready(self) -> None:
         """The loop's callback: the epoll set has ready sockets. Passes over them until none
-        is ready (at most _PASSES, so that the loop's timers and signals get their turn)."""
+        is ready (at most _PASSES, so that the loop's timers and signals get their turn).
+        Replies to clients may wait for a later pass of this wake-up, never beyond it."""
         try:
-            for _ in range(_PASSES):
+            for i in range(_PASSES):
+                self.deferring = i % _DEFER_PASSES != _DEFER_PASSES - 1
                 if not self._pass():
                     break
         except MemoryError:  # in the poll, an accept or the writes (a peer's own: see _pass)
+            self.deferring = False
             self.starved()
             self.after_batch(now=True)
+        finally:
+            self.deferring = False
+        if self.deferred:
+            self.flush_now()
 
     def _pass(self) -> bool:
         """Read every ready socket, handle its packets, write the replies; False if none was

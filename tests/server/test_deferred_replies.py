@@ -1,0 +1,110 @@
+"""While the server is busy, clients' replies wait a few passes to leave together; workers' never
+wait, and nothing waits beyond the wake-up or DEFER_NS. Real sockets (socket pairs) and the
+server's own hub, driven pass by pass without an event loop."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from geartool.protocol import Decoder, Frame, PacketType
+from geartool.protocol.frames import pack_bytes
+from geartool.server.app import Server
+from geartool.server.config import ServerConfig
+from geartool.server.model import Conn
+from geartool.server.outgoing import DEFER_NS
+
+
+class Pair:
+    """One adopted socket pair: the server's end in the hub, ours to write and read."""
+
+    def __init__(self, server: Server) -> None:
+        ours, self.theirs = socket.socketpair()
+        self.theirs.setblocking(False)
+        conn = server.hub.adopt(ours, "").conn
+        assert conn is not None
+        self.conn: Conn = conn
+
+    def received(self) -> bytes:
+        try:
+            return self.theirs.recv(1 << 20)
+        except BlockingIOError:
+            return b""
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    srv = Server(ServerConfig(listen=["127.0.0.1"], port=0, queue="memory"))
+    yield srv
+    srv.hub.close_all()
+
+
+def _worker(server: Server) -> Pair:
+    w = Pair(server)
+    w.theirs.sendall(pack_bytes(b"\0REQ", PacketType.CAN_DO, [b"f"]))
+    server.hub.on_ready()
+    assert w.conn.registrations
+    return w
+
+
+def test_a_busy_pass_defers_a_clients_replies_not_a_workers(server: Server) -> None:
+    hub, core = server.hub, server.core
+    worker, client = _worker(server), Pair(server)
+    hub.deferring, hub.deferred_since = True, time.monotonic_ns()
+    core.send(worker.conn, b"to the worker")
+    core.send(client.conn, b"to the client")
+    hub.flush_now()
+    assert worker.received() == b"to the worker"
+    assert client.received() == b""
+    hub.deferring = False  # the wake-up's last pass
+    hub.flush_now()
+    assert client.received() == b"to the client"
+
+
+def test_replies_wait_no_longer_than_defer_ns(server: Server) -> None:
+    hub, core = server.hub, server.core
+    client = Pair(server)
+    hub.deferring = True
+    core.send(client.conn, b"first ")
+    hub.flush_now()
+    assert client.received() == b"" and hub.deferred
+    core.send(client.conn, b"second")
+    hub.flush_now()  # a pass later, well within DEFER_NS: still deferred
+    assert client.received() == b""
+    hub.deferred_since -= DEFER_NS  # the first reply has now waited DEFER_NS
+    hub.flush_now()
+    assert client.received() == b"first second" and not hub.deferred
+
+
+def test_a_wake_up_never_ends_with_replies_deferred(server: Server) -> None:
+    client = Pair(server)
+    echo = pack_bytes(b"\0REQ", PacketType.ECHO_REQ, [b"ping"])
+    client.theirs.sendall(echo)
+    server.hub.on_ready()  # the first pass defers the reply; the second finds nothing to read
+    assert client.received() == pack_bytes(b"\0RES", PacketType.ECHO_RES, [b"ping"])
+    assert not server.hub.deferred and not server.hub.deferring
+
+
+def test_every_reply_of_a_many_pass_wake_up_arrives_in_order(server: Server) -> None:
+    """400 KB of requests take a pass per 64 KB read: replies are deferred and written in turns,
+    and each arrives once, in order."""
+    client = Pair(server)
+    payloads = [b"%06d" % i + b"x" * 1000 for i in range(400)]
+    todo = memoryview(b"".join(pack_bytes(b"\0REQ", PacketType.ECHO_REQ, [p])
+                               for p in payloads))
+    dec, got = Decoder(), []
+    for _ in range(400):  # bounded; one thread, so we write what the socket takes, in turns
+        if todo:
+            try:
+                todo = todo[client.theirs.send(todo):]
+            except BlockingIOError:
+                pass
+        server.hub.on_ready()
+        dec.feed(client.received())
+        got += [e.args[0] for e in dec.events() if isinstance(e, Frame)]
+        if len(got) == len(payloads):
+            break
+    assert got == payloads
