@@ -43,6 +43,10 @@ _KIND: Final = tuple(
 _P_SUBMIT_JOB: Final = P.SUBMIT_JOB
 _P_SUBMIT_JOB_BG: Final = P.SUBMIT_JOB_BG
 _P_WORK_COMPLETE: Final = P.WORK_COMPLETE
+# Queued jobs per worker below which a function's queue is short: its clients' results must not
+# be deferred then (their next submits are the workers' next jobs). Matches the transport's four
+# passes of deferral, in each of which a worker takes at most one job.
+SHORT_QUEUE: Final = 4
 _P_GRAB_JOB_UNIQ: Final = P.GRAB_JOB_UNIQ
 _P_GRAB_JOB: Final = P.GRAB_JOB
 _WORK_FAIL: Final = int(P.WORK_FAIL)
@@ -72,6 +76,9 @@ class Core(ClientSide):
         self.jobs: dict[object, Job] = {}
         self.conns: dict[int, Conn] = {}
         self.dirty: list[Conn] = []
+        # Set when a foreground job ends while its function's queue is short (SHORT_QUEUE):
+        # the transport then writes every reply at once. It clears the flag when it does.
+        self.hurry = False
         self._prefix = self.config.job_handle_prefix.encode() + b":"
         self._handle_seq = 0
         self._timers: list[tuple[float, int, Job]] = []  # CAN_DO_TIMEOUT deadlines
@@ -209,6 +216,9 @@ class Core(ClientSide):
                 if job in c.listening:
                     del c.listening[job]
             job.listeners = ()
+            waiting = fn.waiting
+            if waiting[0] + waiting[1] + waiting[2] < SHORT_QUEUE * len(fn.workers):
+                self.hurry = True
 
     def _abandon(self, job: Job) -> None:
         """Every foreground submitter left: the job will never run (or its result goes nowhere)."""

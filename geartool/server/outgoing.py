@@ -102,12 +102,13 @@ class Outgoing:
     def flush_now(self) -> None:
         self.scheduled = False
         core = self.core
-        if self.deferring and (not self.deferred
-                               or _clock() - self.deferred_since < DEFER_NS):
+        if self.deferring and not core.hurry and (
+                not self.deferred or _clock() - self.deferred_since < DEFER_NS):
             self._defer_clients()
         elif self.deferred:
             core.dirty += self.deferred
             self.deferred = []
+        core.hurry = False
         while core.dirty:  # a failed send disconnects, which may reply to others
             dirty, core.dirty = core.dirty, []
             flush(dirty)
@@ -119,7 +120,8 @@ class Outgoing:
         """Defer the replies of connections without CAN_DO. A worker's go out now: an idle
         worker waits for its JOB_ASSIGN or NOOP, while a client with jobs in flight gains from
         getting its replies in one write (and answering in one), each costing the server a
-        syscall and the kernel a loopback segment."""
+        syscall and the kernel a loopback segment. Not when a queue runs short (``core.hurry``):
+        then a client's result is what lets it submit the workers' next jobs."""
         core = self.core
         dirty, core.dirty = core.dirty, []
         deferred = self.deferred

@@ -43,9 +43,11 @@ _MAX_EVENTS: Final = 1024
 # written its replies, so the next pass polls the set directly instead of going back through
 # the loop's own poll and callback.
 _PASSES: Final = 16
-# Clients' replies are written at the end of every _DEFER_PASSES-th pass, at the end of the
-# wake-up, or once the oldest has waited DEFER_NS; workers' at the end of every pass
-# (outgoing.Outgoing._defer_clients says why). Figures in benchmarks/README.md.
+# A wake-up's first pass writes every reply, so a lightly loaded server answers at once. In
+# later passes clients' replies are deferred (outgoing.Outgoing._defer_clients says why and
+# when not) and written with those of every _DEFER_PASSES-th pass (passes 4, 8 and 12, the
+# first being 0), at the end of the wake-up, or once the oldest has waited DEFER_NS; workers'
+# at the end of every pass. Figures in benchmarks/README.md.
 _DEFER_PASSES: Final = 4
 _ACCEPTS: Final = 128  # new connections taken per pass, so a flood cannot starve the others
 # By descriptor through sysio (the C shim that keeps the GIL, else os.read): the socket's own
@@ -113,7 +115,7 @@ class Hub(Outgoing):
         Replies to clients may wait for a later pass of this wake-up, never beyond it."""
         try:
             for i in range(_PASSES):
-                self.deferring = i % _DEFER_PASSES != _DEFER_PASSES - 1
+                self.deferring = i % _DEFER_PASSES != 0
                 if not self._pass():
                     break
         except MemoryError:  # in the poll, an accept or the writes (a peer's own: see _pass)

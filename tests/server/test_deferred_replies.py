@@ -10,10 +10,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from geartool.protocol import Decoder, Frame, PacketType
+from geartool.protocol import Decoder, Frame, Magic, PacketType
 from geartool.protocol.frames import pack_bytes
 from geartool.server.app import Server
 from geartool.server.config import ServerConfig
+from geartool.server.core import SHORT_QUEUE
 from geartool.server.model import Conn
 from geartool.server.outgoing import DEFER_NS
 
@@ -83,9 +84,44 @@ def test_a_wake_up_never_ends_with_replies_deferred(server: Server) -> None:
     client = Pair(server)
     echo = pack_bytes(b"\0REQ", PacketType.ECHO_REQ, [b"ping"])
     client.theirs.sendall(echo)
-    server.hub.on_ready()  # the first pass defers the reply; the second finds nothing to read
+    server.hub.on_ready()
     assert client.received() == pack_bytes(b"\0RES", PacketType.ECHO_RES, [b"ping"])
     assert not server.hub.deferred and not server.hub.deferring
+
+
+def _job_done_with_queue(server: Server, queued: int) -> tuple[Pair, Pair]:
+    """A client's foreground job completes, with ``queued`` more of its function's jobs
+    waiting for the one worker: returns (worker, client) with nothing left to read."""
+    hub, core = server.hub, server.core
+    worker, client = _worker(server), Pair(server)
+    for i in range(1 + queued):
+        core.handle(client.conn, Frame(Magic.REQ, PacketType.SUBMIT_JOB, (b"f", b"u%d" % i, b"x")))
+    core.handle(worker.conn, Frame(Magic.REQ, PacketType.GRAB_JOB, ()))
+    hub.flush_now()
+    dec = Decoder()
+    dec.feed(worker.received())
+    assign = [e for e in dec.events() if isinstance(e, Frame)]
+    assert [f.type for f in assign] == [PacketType.JOB_ASSIGN]
+    client.received()  # the JOB_CREATEDs
+    hub.deferring, hub.deferred_since = True, time.monotonic_ns()
+    core.handle(worker.conn, Frame(Magic.REQ, PacketType.WORK_COMPLETE, (assign[0].args[0], b"r")))
+    hub.flush_now()
+    return worker, client
+
+
+def test_a_result_is_not_deferred_when_its_queue_runs_short(server: Server) -> None:
+    """Its client's next submit is the worker's next job: with fewer than SHORT_QUEUE jobs
+    queued per worker, the result goes out at once even in a deferring pass."""
+    _, client = _job_done_with_queue(server, SHORT_QUEUE - 1)
+    assert b"r" in client.received() and not server.core.hurry
+
+
+def test_a_result_is_deferred_while_its_queue_is_long(server: Server) -> None:
+    _, client = _job_done_with_queue(server, SHORT_QUEUE)
+    assert client.received() == b"" and server.hub.deferred
+    server.hub.deferring = False
+    server.hub.flush_now()
+    assert b"r" in client.received()
 
 
 def test_every_reply_of_a_many_pass_wake_up_arrives_in_order(server: Server) -> None:
