@@ -43,14 +43,14 @@ _KIND: Final = tuple(
 _P_SUBMIT_JOB: Final = P.SUBMIT_JOB
 _P_SUBMIT_JOB_BG: Final = P.SUBMIT_JOB_BG
 _P_WORK_COMPLETE: Final = P.WORK_COMPLETE
-# Queued jobs per worker below which a function's queue is short: its clients' results must not
-# be deferred then (their next submits are the workers' next jobs). Matches the transport's four
-# passes of deferral, in each of which a worker takes at most one job.
-SHORT_QUEUE: Final = 4
 _P_GRAB_JOB_UNIQ: Final = P.GRAB_JOB_UNIQ
 _P_GRAB_JOB: Final = P.GRAB_JOB
 _WORK_FAIL: Final = int(P.WORK_FAIL)
 _ECHO_RES: Final = int(P.ECHO_RES)
+# Queued jobs per worker below which a function's queue is short: its clients' results must not
+# be deferred then (their next submits are the workers' next jobs). Matches the transport's four
+# passes of deferral, in each of which a worker takes at most one job.
+SHORT_QUEUE: Final = 4
 
 
 class Core(ClientSide):
