@@ -37,7 +37,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--candidate", default="geartool", choices=TARGETS)
     p.add_argument("--repeat", type=int, default=1,
                    help="run each workload N times per server (alternating) and keep the best: "
-                        "other load on the machine only ever makes a run worse")
+                        "other load on the machine only ever makes a run worse (b: N rounds of "
+                        "slices, all pooled)")
     p.add_argument("--no-interleave", action="store_true",
                    help="run b like the others, one server at a time, instead of in slices "
                         "alternating between them (see harness/interleave.py)")
@@ -117,8 +118,7 @@ def _repeated(wl: str, binary: Path, kinds: list[tuple[str, str]], sizes: Sizes,
             try:
                 res = _derive(fn(binary, kind, sizes))
             except (build.LoadgenError, RuntimeError, OSError) as exc:
-                text = str(exc).strip()
-                res = {"error": text.splitlines()[-1] if text else type(exc).__name__}
+                res = {"error": build.error_text(exc)}
                 failures += 1
             if "kill9" in res and res["kill9"]["lost"] and kind == "geartool":
                 failures += 1
@@ -147,10 +147,8 @@ def _interleaved(binary: Path, kinds: list[tuple[str, str]], sizes: Sizes,
     try:
         rounds = interleave.run(binary, kinds, sizes.fg_jobs, sizes.fg_slices, repeat, fg,
                                 sizes.timeout, progress)
-    except (RuntimeError, OSError) as exc:
-        text = str(exc).strip()
-        error = {"error": text.splitlines()[-1] if text else type(exc).__name__}
-        return {name: dict(error) for name, _ in kinds}, len(kinds)
+    except (RuntimeError, OSError) as exc:  # a server did not start
+        return {name: {"error": build.error_text(exc)} for name, _ in kinds}, len(kinds)
     results = {name: _derive(interleave.pooled(pools)) for name, pools in rounds.items()}
     return results, sum(1 for res in results.values() if "error" in res)
 
@@ -191,9 +189,10 @@ def run(argv: list[str] | None = None) -> int:
             "mode": "quick" if args.quick else "full", "cpus": os.cpu_count(),
             "load_before": round(load, 2), "repeat": args.repeat,
             "placement": placement.describe() if placement else "unpinned",
-            "b": "one server at a time" if args.no_interleave else
-                 f"interleaved, {sizes.fg_slices} slices per repetition",
             **found, "sizes": describe(sizes)}
+    if "b" in args.names:
+        meta["b"] = ("one server at a time" if args.no_interleave else
+                     f"interleaved, {sizes.fg_slices} slices per repetition")
     table = report.rows(results, args.baseline, cand_name)
     md = report.markdown(table, results, args.baseline, cand_name, meta)
     print()

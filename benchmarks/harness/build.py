@@ -79,3 +79,9 @@ def run(binary: Path, mode: str, port: int, *, timeout: float, **opts: Any) -> d
     except subprocess.TimeoutExpired as exc:
         raise LoadgenError(f"loadgen {mode} did not finish within {timeout + 30:.0f} s") from exc
     return parse(proc.stdout, proc.stderr, proc.returncode)
+
+
+def error_text(exc: BaseException) -> str:
+    """A failed run's error for the report: the last line of its message, or its type."""
+    text = str(exc).strip()
+    return text.splitlines()[-1] if text else type(exc).__name__

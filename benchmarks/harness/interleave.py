@@ -110,8 +110,7 @@ def run_round(binary: Path, kinds: list[tuple[str, str]], servers: dict[str, Ser
                                     duration=timeout, timeout=timeout, latency_log=log, **fg)
                     pool.add(res, _latencies(log))
                 except (build.LoadgenError, OSError, ValueError, IndexError) as exc:
-                    text = str(exc).strip()
-                    pool.error = text.splitlines()[-1] if text else type(exc).__name__
+                    pool.error = build.error_text(exc)
     return pools
 
 

@@ -131,6 +131,7 @@ def test_runner_compares_two_servers(tmp_path: Path) -> None:
     assert "| a | bg submits/s |" in md and "Crash check (f)" in md
     placement = cpus.choose(True)  # the runner pins by default, where there are two CPUs
     assert doc["meta"]["placement"] == (placement.describe() if placement else "unpinned")
+    assert "b" not in doc["meta"]  # how b runs is recorded only when it ran
 
 
 def test_a_build_that_changes_during_the_run_fails_it(tmp_path: Path,
