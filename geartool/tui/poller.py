@@ -92,6 +92,7 @@ class Poller:
         self.paused = False
         self._wake = {s: asyncio.Event() for s in servers}
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = False
         self.clients = {s: AdminClient(s, timeout=timeout) for s in servers}
 
     def start(self) -> None:
@@ -106,6 +107,10 @@ class Poller:
 
     async def stop(self) -> None:
         """Cancel the polling tasks and close their connections."""
+        # Python 3.11's wait_for loses a cancel that arrives as the awaited future completes
+        # (it returns the result instead), and a lost cancel left a loop polling for ever and
+        # this gather waiting for it: each loop also ends at its next turn once this is set.
+        self._stopped = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -115,7 +120,7 @@ class Poller:
     async def _loop(self, server: str) -> None:
         client = self.clients[server]
         version: str | None = None
-        while True:
+        while not self._stopped:
             if not self.paused:
                 try:
                     snap = await asyncio.wait_for(poll_once(client, server, self.clock, version),
