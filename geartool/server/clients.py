@@ -56,6 +56,7 @@ class ClientSide(WorkerSide):
     store: Store
     durable: bool  # the store's flag, read once: Store is a Protocol, so each read is generic
     dirty: list[Conn]
+    hurry: bool  # see Core.__init__
     uncommitted: list[Job]
     _prefix: bytes
     _handle_seq: int
@@ -114,6 +115,8 @@ class ClientSide(WorkerSide):
         handle = job.handle
         conn.out.append(created_reply(handle))
         self.dirty.append(conn)
+        if fn.short_queue():  # a client that waits for its JOB_CREATED to submit more
+            self.hurry = True
 
     def new_job(self, fn: Function, unique: bytes, data: bytes, prio: int, background: bool,
                 when: int, reducer: bytes) -> Job:

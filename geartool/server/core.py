@@ -47,10 +47,6 @@ _P_GRAB_JOB_UNIQ: Final = P.GRAB_JOB_UNIQ
 _P_GRAB_JOB: Final = P.GRAB_JOB
 _WORK_FAIL: Final = int(P.WORK_FAIL)
 _ECHO_RES: Final = int(P.ECHO_RES)
-# Queued jobs per worker below which a function's queue is short: its clients' results must not
-# be deferred then (their next submits are the workers' next jobs). Matches the transport's four
-# passes of deferral, in each of which a worker takes at most one job.
-SHORT_QUEUE: Final = 4
 
 
 class Core(ClientSide):
@@ -76,8 +72,9 @@ class Core(ClientSide):
         self.jobs: dict[object, Job] = {}
         self.conns: dict[int, Conn] = {}
         self.dirty: list[Conn] = []
-        # Set when a foreground job ends while its function's queue is short (SHORT_QUEUE):
-        # the transport then writes every reply at once. It clears the flag when it does.
+        # Set when a job is submitted or a foreground job ends while its function's queue is
+        # short (Function.short_queue): the transport then writes every reply at once, and
+        # clears the flag when it does.
         self.hurry = False
         self._prefix = self.config.job_handle_prefix.encode() + b":"
         self._handle_seq = 0
@@ -216,8 +213,7 @@ class Core(ClientSide):
                 if job in c.listening:
                     del c.listening[job]
             job.listeners = ()
-            waiting = fn.waiting
-            if waiting[0] + waiting[1] + waiting[2] < SHORT_QUEUE * len(fn.workers):
+            if fn.short_queue():
                 self.hurry = True
 
     def _abandon(self, job: Job) -> None:

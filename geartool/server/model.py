@@ -7,7 +7,7 @@ packet, so attribute access and allocation cost matter more than dataclass conve
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import Any, Final
 
 from geartool.protocol.spec import Priority
 
@@ -61,6 +61,13 @@ class Registration:
         self.jobs: list[Job] = []
 
 
+# Queued jobs per worker below which a function's queue is short: replies to its clients are
+# not deferred then (see outgoing.Outgoing._defer_clients), since a client's next submit is a
+# worker's next job. Matches the transport's four passes of deferral, in each of which a worker
+# takes at most one job.
+SHORT_QUEUE: Final = 4
+
+
 class Function:
     """Queues, workers, limits and counters of one function name."""
 
@@ -92,6 +99,11 @@ class Function:
     @property
     def total(self) -> int:
         return self.waiting[0] + self.waiting[1] + self.waiting[2] + self.running
+
+    def short_queue(self) -> bool:
+        """Too few queued jobs to keep its workers busy while replies are deferred."""
+        waiting = self.waiting
+        return waiting[0] + waiting[1] + waiting[2] < SHORT_QUEUE * len(self.workers)
 
 
 class Job:

@@ -14,8 +14,7 @@ from geartool.protocol import Decoder, Frame, Magic, PacketType
 from geartool.protocol.frames import pack_bytes
 from geartool.server.app import Server
 from geartool.server.config import ServerConfig
-from geartool.server.core import SHORT_QUEUE
-from geartool.server.model import Conn
+from geartool.server.model import SHORT_QUEUE, Conn
 from geartool.server.outgoing import DEFER_NS
 
 
@@ -122,6 +121,23 @@ def test_a_result_is_deferred_while_its_queue_is_long(server: Server) -> None:
     server.hub.deferring = False
     server.hub.flush_now()
     assert b"r" in client.received()
+
+
+def test_a_job_created_is_deferred_only_while_the_queue_is_long(server: Server) -> None:
+    """A client that waits for JOB_CREATED before it submits more gets it at once while the
+    workers could run short; behind a long queue it may wait with the other replies."""
+    hub, core = server.hub, server.core
+    _worker(server)
+    client = Pair(server)
+    hub.deferring, hub.deferred_since = True, time.monotonic_ns()
+    for i in range(SHORT_QUEUE):  # the last one makes SHORT_QUEUE jobs queued for one worker
+        core.handle(client.conn, Frame(Magic.REQ, PacketType.SUBMIT_JOB, (b"f", b"q%d" % i, b"")))
+        hub.flush_now()
+        created = client.received()
+        if i < SHORT_QUEUE - 1:
+            assert created.count(b"H:") == 1, i
+        else:
+            assert created == b"" and hub.deferred
 
 
 def test_every_reply_of_a_many_pass_wake_up_arrives_in_order(server: Server) -> None:
